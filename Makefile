@@ -1,0 +1,47 @@
+# failberry: `make demo` runs the simulated appliance on the test bench,
+# `make test` runs every test. Both install what they need first (make deps).
+export PATH := /usr/local/go/bin:$(PATH)
+SHELL := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all deps build test unit fuzz e2e bench demo clean
+
+all: build
+
+deps:
+	@sh .ci/deps
+
+build: deps
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/failberry ./cmd/failberry
+	$(GO) build -trimpath -o bin/modemsim ./cmd/modemsim
+
+# unit: the fast tests, including the privileged ones in network namespaces.
+unit: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 10m ./...
+
+# fuzz: each fuzz target for a short time.
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./modem/
+	$(GO) test -run '^$$' -fuzz '^FuzzModemInput$$' -fuzztime $(FUZZTIME) ./modem/sim/
+
+# e2e: the bench scenarios in the qemu VM.
+e2e: deps
+	@echo 'e2e: booting bench VMs (full log: bench-e2e.log)'
+	@$(GO) test -count=1 -tags bench -timeout 40m -v ./bench/ > bench-e2e.log 2>&1; rc=$$?; \
+	if [ $$rc -ne 0 ]; then cat bench-e2e.log; else grep -E '^(--- |ok|PASS)|: (scenario|VM up)' bench-e2e.log; fi; exit $$rc
+
+test: unit fuzz e2e
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
+	$(GO) test -count=1 -tags bench -run '^$$' -bench . -benchtime 1x -timeout 40m ./bench/
+
+demo: deps
+	$(GO) run ./bench/demo
+
+clean:
+	rm -rf bin dist bench-e2e.log

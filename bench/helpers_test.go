@@ -1,0 +1,133 @@
+//go:build bench
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/bench"
+	"github.com/failberry/failberry/internal/testenv"
+	"github.com/failberry/failberry/modem/sim"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// startVM boots a bench VM for one test. On failure it prints the guest
+// console, the modem transcript and every log of the run.
+func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "qemu-system-x86_64", "pppd", "chat", "uhubctl", "iptables", "conntrack")
+	if _, _, err := bench.Kernel(); err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+	buildOnce.Do(func() {
+		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		buildErr = bench.Build(ctx, binDir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Cleanup(cancel)
+	cfg.Seed = time.Now().UnixNano()
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Logger = logger
+	vm, err := bench.Start(ctx, bench.Options{Work: t.TempDir(), Bin: binDir, Modem: cfg, Logger: logger})
+	if err != nil {
+		t.Fatalf("starting the bench VM: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			var b strings.Builder
+			vm.Report(&b)
+			t.Log(b.String())
+		}
+		vm.Close()
+	})
+	t.Logf("VM up in %v", vm.Boot.Round(100*time.Millisecond))
+	return ctx, vm
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func setupNetworks(t *testing.T, ctx context.Context, vm *bench.VM) {
+	t.Helper()
+	guest(t, ctx, vm, 20*time.Second, script("topology.sh"))
+	background(t, ctx, vm, "pppd-carrier.log", "exec "+script("carrier.sh"))
+}
+
+func script(name string) string { return filepath.Join(bench.SourceDir(), "bench", "guest", name) }
+
+// guest runs a script in the guest and fails the test if it fails.
+func guest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duration, sh string) string {
+	t.Helper()
+	out, err := vm.Run(ctx, timeout, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func background(t *testing.T, ctx context.Context, vm *bench.VM, logName, sh string) int {
+	t.Helper()
+	pid, err := vm.Background(ctx, logName, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// waitGuest polls a guest condition until it holds.
+func waitGuest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duration, cond string) {
+	t.Helper()
+	var lastErr error
+	ok := poll(timeout, func() bool {
+		_, lastErr = vm.Run(ctx, 10*time.Second, cond)
+		return lastErr == nil
+	})
+	if !ok {
+		t.Fatalf("guest condition not met within %v: %s\nlast: %v", timeout, cond, lastErr)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !poll(timeout, cond) {
+		t.Fatalf("%s: not within %v", what, timeout)
+	}
+}
+
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+var _ = fmt.Sprintf

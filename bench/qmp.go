@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// qmpConn is a minimal QEMU Machine Protocol client: enough to unplug and
+// re-plug the modem (a modem that drops off the bus) and to quit.
+type qmpConn struct {
+	mu sync.Mutex
+	c  net.Conn
+	r  *bufio.Reader
+}
+
+func dialQMP(ctx context.Context, path string) (*qmpConn, error) {
+	c, err := dialRetry(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	q := &qmpConn{c: c, r: bufio.NewReader(c)}
+	if _, err := q.r.ReadBytes('\n'); err != nil { // greeting
+		c.Close()
+		return nil, fmt.Errorf("qmp greeting: %w", err)
+	}
+	if _, err := q.exec("qmp_capabilities", nil); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+// exec runs one command and returns its "return" value, skipping events.
+func (q *qmpConn) exec(cmd string, args map[string]any) (json.RawMessage, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"execute": cmd, "arguments": args})
+	if args == nil {
+		b, _ = json.Marshal(map[string]any{"execute": cmd})
+	}
+	if _, err := q.c.Write(append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
+	}
+	for {
+		line, err := q.r.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+		var msg struct {
+			Return json.RawMessage `json:"return"`
+			Error  *struct {
+				Class string `json:"class"`
+				Desc  string `json:"desc"`
+			} `json:"error"`
+			Event string `json:"event"`
+		}
+		if err := json.Unmarshal(line, &msg); err != nil {
+			return nil, fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+		switch {
+		case msg.Event != "":
+			continue
+		case msg.Error != nil:
+			return nil, fmt.Errorf("qmp %s: %s: %s", cmd, msg.Error.Class, msg.Error.Desc)
+		default:
+			return msg.Return, nil
+		}
+	}
+}
+
+func (q *qmpConn) Close() { q.c.Close() }
+
+// Unplug removes the modem's USB device: a modem that dropped off the bus.
+func (vm *VM) Unplug() error {
+	_, err := vm.qmp.exec("device_del", map[string]any{"id": "modemdev"})
+	return err
+}
+
+// Replug attaches the modem's USB device again at its hub port.
+func (vm *VM) Replug() error {
+	_, err := vm.qmp.exec("device_add", map[string]any{
+		"driver": "usb-serial", "id": "modemdev", "chardev": "modem",
+		"bus": "xhci.0", "port": fmt.Sprintf("1.%d", ModemHubPort),
+	})
+	return err
+}

@@ -1,0 +1,294 @@
+// Package bench boots the hardware-in-the-loop test bench: a qemu VM running the
+// machine's own Debian kernel over the host's root filesystem, with an emulated
+// USB hub that switches port power, an emulated USB serial adapter behind it
+// wired to the simulated modem (modem/sim), and a second serial line that is the
+// carrier's side of the PPP link.
+//
+// Build machines have no USB and no kernel PPP; the VM has both, so pppd,
+// iptables, uhubctl and failberry itself run there for real. The host-side test
+// drives everything: it owns the simulator (faults, power), talks to an agent in
+// the guest to run commands, and prints the guest console, the modem transcript
+// and the logs when something fails.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failberry/failberry/modem/sim"
+)
+
+// ModemHubPort is the port of the emulated hub that feeds the modem: the guest
+// sees the hub as 1-1 and the modem as 1-1.2.
+const ModemHubPort = 2
+
+// Options describe one VM.
+type Options struct {
+	Work    string     // directory shared with the guest as /mnt; created if needed
+	Bin     string     // directory holding bench-agent and failberry builds (see Build)
+	Modem   sim.Config // the simulated modem
+	Systemd bool       // boot systemd as init instead of the bench's stage2 shell
+	Memory  int        // MiB, default 1024
+	Logger  *slog.Logger
+}
+
+// VM is a running bench VM.
+type VM struct {
+	Work  string
+	Modem *sim.Modem
+	Boot  time.Duration // from qemu start to the agent's first word
+
+	opts   Options
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	agent  *agentConn
+	qmp    *qmpConn
+	wg     sync.WaitGroup
+	log    *slog.Logger
+	mu     sync.Mutex
+	closed bool
+}
+
+// Start boots a VM and waits until its agent answers.
+func Start(ctx context.Context, opts Options) (*VM, error) {
+	if opts.Memory == 0 {
+		opts.Memory = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Work, "bin"), 0o755); err != nil {
+		return nil, err
+	}
+	for _, b := range []string{"bench-agent", "failberry"} {
+		if err := copyFile(filepath.Join(opts.Bin, b), filepath.Join(opts.Work, "bin", b)); err != nil && b == "bench-agent" {
+			return nil, fmt.Errorf("bench binaries missing (run bench.Build first): %w", err)
+		}
+	}
+	kernel, initrd, err := prepareKernel(opts.Bin)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	vm := &VM{Work: opts.Work, opts: opts, cancel: cancel, log: opts.Logger, Modem: sim.New(opts.Modem)}
+	start := time.Now()
+	if err := vm.startQemu(ctx, kernel, initrd); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := vm.connect(ctx); err != nil {
+		vm.Close()
+		return nil, err
+	}
+	vm.Boot = time.Since(start)
+	vm.log.Info("bench VM up", "boot", vm.Boot.Round(100*time.Millisecond))
+	return vm, nil
+}
+
+func (vm *VM) path(name string) string { return filepath.Join(vm.Work, name) }
+
+func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
+	stage2, err := guestScript("stage2.sh")
+	if err != nil {
+		return err
+	}
+	appendLine := "console=ttyS0 quiet panic=-1 bench.stage2=" + stage2
+	if vm.opts.Systemd {
+		appendLine = "console=ttyS0 quiet panic=-1 systemd.show_status=0 bench.stage2=" + stage2
+	}
+	args := []string{
+		"-m", fmt.Sprint(vm.opts.Memory), "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
+		"-kernel", kernel, "-initrd", initrd, "-append", appendLine,
+		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+		"-virtfs", "local,path=" + vm.Work + ",mount_tag=work,security_model=none,multidevs=remap",
+		"-device", "qemu-xhci,id=xhci",
+		"-device", "usb-hub,port-power=on,bus=xhci.0,port=1,id=hub",
+		"-chardev", "socket,id=modem,path=" + vm.path("modem.sock") + ",server=on,wait=off",
+		"-device", fmt.Sprintf("usb-serial,id=modemdev,chardev=modem,bus=xhci.0,port=1.%d", ModemHubPort),
+		"-chardev", "file,id=con,path=" + vm.path("console.log"),
+		"-serial", "chardev:con",
+		"-chardev", "socket,id=isp,path=" + vm.path("isp.sock") + ",server=on,wait=off",
+		"-serial", "chardev:isp",
+		"-device", "virtio-serial-pci,id=vser",
+		"-chardev", "socket,id=agent,path=" + vm.path("agent.sock") + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=agent,name=bench.agent",
+		"-qmp", "unix:" + vm.path("qmp.sock") + ",server=on,wait=off",
+		"-trace", "usb_hub_clear_port_feature", "-trace", "usb_hub_set_port_feature",
+		"-trace", "usb_port_attach", "-trace", "usb_port_detach",
+		"-D", vm.path("qemu-trace.log"),
+	}
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		args = append(args, "-enable-kvm", "-cpu", "host")
+	}
+	qlog, err := os.Create(vm.path("qemu.log"))
+	if err != nil {
+		return err
+	}
+	vm.cmd = exec.Command("qemu-system-x86_64", args...)
+	vm.cmd.Stdout, vm.cmd.Stderr = qlog, qlog
+	if err := vm.cmd.Start(); err != nil {
+		qlog.Close()
+		return fmt.Errorf("starting qemu: %w", err)
+	}
+	vm.wg.Add(1)
+	go func() {
+		defer vm.wg.Done()
+		err := vm.cmd.Wait()
+		qlog.Close()
+		vm.log.Debug("qemu exited", "err", err)
+		vm.cancel()
+	}()
+	return nil
+}
+
+// connect attaches the simulator and the agent to qemu's sockets.
+func (vm *VM) connect(ctx context.Context) error {
+	dte, err := dialRetry(ctx, vm.path("modem.sock"))
+	if err != nil {
+		return fmt.Errorf("modem socket: %w", err)
+	}
+	carrier, err := dialRetry(ctx, vm.path("isp.sock"))
+	if err != nil {
+		return fmt.Errorf("carrier socket: %w", err)
+	}
+	vm.wg.Add(2)
+	go func() {
+		defer vm.wg.Done()
+		if err := vm.Modem.Run(ctx, dte, carrier); err != nil && ctx.Err() == nil {
+			vm.log.Warn("modem simulator stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer vm.wg.Done()
+		err := sim.FollowQemuTrace(ctx, vm.path("qemu-trace.log"), ModemHubPort, vm.Modem)
+		if err != nil && ctx.Err() == nil {
+			vm.log.Warn("trace follower stopped", "err", err)
+		}
+	}()
+	go func() { <-ctx.Done(); dte.Close(); carrier.Close() }()
+	if vm.qmp, err = dialQMP(ctx, vm.path("qmp.sock")); err != nil {
+		return fmt.Errorf("qmp: %w", err)
+	}
+	ac, err := dialRetry(ctx, vm.path("agent.sock"))
+	if err != nil {
+		return fmt.Errorf("agent socket: %w", err)
+	}
+	vm.agent = newAgentConn(ac)
+	bootCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := vm.agent.waitReady(bootCtx); err != nil {
+		return fmt.Errorf("guest did not come up: %w", err)
+	}
+	return nil
+}
+
+func dialRetry(ctx context.Context, path string) (net.Conn, error) {
+	for {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w (last: %v)", path, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops the VM and everything attached to it.
+func (vm *VM) Close() {
+	vm.mu.Lock()
+	if vm.closed {
+		vm.mu.Unlock()
+		return
+	}
+	vm.closed = true
+	vm.mu.Unlock()
+	if vm.qmp != nil {
+		_, _ = vm.qmp.exec("quit", nil)
+		vm.qmp.Close()
+	}
+	if vm.cmd != nil && vm.cmd.Process != nil {
+		done := make(chan struct{})
+		go func() { vm.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = vm.cmd.Process.Kill()
+		}
+	}
+	vm.cancel()
+	if vm.agent != nil {
+		vm.agent.Close()
+	}
+	vm.wg.Wait()
+}
+
+// Report writes what a failing scenario needs: the guest console, the modem
+// transcript, pppd's and the daemon's logs, and the qemu trace tail.
+func (vm *VM) Report(w io.Writer) {
+	section := func(title, body string) {
+		fmt.Fprintf(w, "\n===== %s =====\n%s\n", title, strings.TrimRight(body, "\n"))
+	}
+	section("guest console", tail(readFile(vm.path("console.log")), 150))
+	if vm.Modem != nil {
+		section("modem transcript", tail(vm.Modem.Transcript(), 150))
+	}
+	logs, _ := filepath.Glob(vm.path("*.log"))
+	sort.Strings(logs)
+	for _, l := range logs {
+		base := filepath.Base(l)
+		if base == "console.log" {
+			continue
+		}
+		section(base, tail(readFile(l), 80))
+	}
+}
+
+func readFile(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d earlier lines)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// errNotReady is returned while the guest's agent has not said it is ready.
+var errNotReady = errors.New("agent not ready")
