@@ -1,0 +1,17 @@
+// Package firewall keeps the iptables/ip6tables rules failberry needs: NAT of
+// the home LAN out of the cellular link, forwarding limited to what the LAN
+// starts (optionally only from an allowlist, because the data plan is
+// metered), and a WAN side that answers only on the health port.
+//
+// Everything lives in chains the daemon owns (prefix "FAILBERRY-"), reached by
+// one jump at the top of each built-in chain, so a crash or a restart never
+// piles up rules: Cleanup removes the jumps and the chains, Apply converges to
+// a described Ruleset and is safe to repeat, and Keep re-applies when someone
+// (a package upgrade, an admin, another daemon) changes the rules behind our
+// back. Rules on other interfaces are never touched, so the LAN keeps SSH.
+//
+// Build is pure: `failberry check` prints Ruleset.String without touching the
+// kernel. The kernel is reached through the small Tables interface, which
+// *iptables.IPTables from github.com/coreos/go-iptables satisfies and which
+// unit tests fake with a map.
+package firewall

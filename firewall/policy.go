@@ -1,0 +1,175 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// ErrInvalidPolicy is wrapped by every error Build returns for a Policy that
+// cannot be turned into rules; the daemon refuses to start on it rather than
+// run with a half-understood firewall.
+var ErrInvalidPolicy = errors.New("invalid firewall policy")
+
+// DefaultWAN matches every pppd interface (ppp0, ppp1 ...): pppd picks the
+// unit number, so the rules must not depend on it.
+const DefaultWAN = "ppp+"
+
+// Policy describes what the firewall must allow. The zero value is not
+// usable: HealthPort is required, because a WAN that drops everything would
+// also make the Route 53 health check fail.
+type Policy struct {
+	// WAN is the cellular interface pattern ("+" suffix is a wildcard); empty
+	// means DefaultWAN.
+	WAN string
+	// LAN lists the LAN-side interfaces whose traffic is forwarded to the WAN.
+	LAN []string
+	// MasqueradeOut lists extra interfaces to masquerade out of (the original
+	// setup also masquerades out of eth0).
+	MasqueradeOut []string
+	// AllowSources, when not empty, limits the LAN sources that may use the
+	// metered cellular link. Other sources are rejected at once (tcp-reset or
+	// icmp admin-prohibited) so devices give up fast instead of retrying.
+	// Prefixes of one family only restrict that family: an allowlist with
+	// only IPv4 prefixes rejects all forwarded IPv6.
+	AllowSources []netip.Prefix
+	// HealthPort is the TCP port accepted inbound on the WAN (9000).
+	HealthPort int
+	// InboundICMP accepts ICMP/ICMPv6 echo requests inbound on the WAN.
+	InboundICMP bool
+	// IPv6 applies the same policy with ip6tables; the ICMPv6 the link needs
+	// (neighbour and router discovery, errors) is always accepted.
+	IPv6 bool
+	// ClampMSS clamps the MSS of forwarded TCP SYNs to the path MTU, for
+	// carriers whose MTU is below 1500 and who drop ICMP "too big".
+	ClampMSS bool
+}
+
+// Table names and the chains we own. Owned chains carry ChainPrefix so that
+// Cleanup can find everything a crashed run left behind.
+const (
+	ChainPrefix = "FAILBERRY-"
+	tableFilter = "filter"
+	tableNAT    = "nat"
+	tableMangle = "mangle"
+)
+
+// managedTables are the tables Apply and Cleanup look at, in order.
+var managedTables = []string{tableFilter, tableNAT, tableMangle}
+
+// Chain is an owned chain and its rules, each rule an iptables rule spec in
+// the canonical form `iptables -S` prints (without "-A CHAIN"), so the kernel
+// state can be compared with it as text.
+type Chain struct {
+	Table string
+	Name  string
+	Rules []string
+}
+
+// Jump is the single rule at the top of a built-in chain that sends all its
+// packets through an owned chain.
+type Jump struct {
+	Table string
+	From  string
+	To    string
+}
+
+// Spec is the jump's rule spec.
+func (j Jump) Spec() string { return "-j " + j.To }
+
+// Rules is the described state of one address family.
+type Rules struct {
+	Chains []Chain
+	Jumps  []Jump
+}
+
+// Empty reports whether the family has nothing to install (IPv6 off).
+func (r Rules) Empty() bool { return len(r.Chains) == 0 && len(r.Jumps) == 0 }
+
+// Ruleset is the whole described state; V6 is empty when IPv6 is off, and
+// Apply then removes any owned IPv6 chains left by an earlier configuration.
+type Ruleset struct {
+	V4 Rules
+	V6 Rules
+}
+
+// Build turns a Policy into the Ruleset to apply. It does not touch the
+// system; every error wraps ErrInvalidPolicy.
+func Build(p Policy) (Ruleset, error) {
+	if p.WAN == "" {
+		p.WAN = DefaultWAN
+	}
+	if err := validate(p); err != nil {
+		return Ruleset{}, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
+	}
+	rs := Ruleset{V4: buildFamily(p, false)}
+	if p.IPv6 {
+		rs.V6 = buildFamily(p, true)
+	}
+	return rs, nil
+}
+
+func validate(p Policy) error {
+	if err := validIface(p.WAN); err != nil {
+		return fmt.Errorf("WAN: %w", err)
+	}
+	if p.HealthPort < 1 || p.HealthPort > 65535 {
+		return fmt.Errorf("health port %d out of range 1-65535", p.HealthPort)
+	}
+	seen := map[string]bool{}
+	for _, l := range p.LAN {
+		if err := validIface(l); err != nil {
+			return fmt.Errorf("LAN: %w", err)
+		}
+		if l == p.WAN || ifaceMatches(p.WAN, l) {
+			return fmt.Errorf("LAN interface %q is also the WAN %q", l, p.WAN)
+		}
+		if seen[l] {
+			return fmt.Errorf("LAN interface %q listed twice", l)
+		}
+		seen[l] = true
+	}
+	seenOut := map[string]bool{}
+	for _, m := range p.MasqueradeOut {
+		if err := validIface(m); err != nil {
+			return fmt.Errorf("masquerade: %w", err)
+		}
+		if m == p.WAN || seenOut[m] {
+			return fmt.Errorf("masquerade interface %q listed twice", m)
+		}
+		seenOut[m] = true
+	}
+	for _, s := range p.AllowSources {
+		if !s.IsValid() {
+			return fmt.Errorf("allowed source %q is not a valid prefix", s)
+		}
+		if s.Addr().Is4In6() || s.Addr().Zone() != "" {
+			return fmt.Errorf("allowed source %s: use a plain IPv4 or IPv6 prefix", s)
+		}
+	}
+	return nil
+}
+
+// validIface checks an interface name or "+" pattern the way the kernel and
+// iptables do: 1-15 bytes, no whitespace, '/' or ':', '+' only at the end.
+func validIface(name string) error {
+	if name == "" || len(name) > 15 {
+		return fmt.Errorf("interface name %q must be 1-15 characters", name)
+	}
+	if strings.ContainsAny(name, " \t\n/:!\"'\\") || strings.Contains(strings.TrimSuffix(name, "+"), "+") {
+		return fmt.Errorf("interface name %q has invalid characters", name)
+	}
+	if name == "+" {
+		return fmt.Errorf("interface pattern %q matches every interface", name)
+	}
+	return nil
+}
+
+// ifaceMatches reports whether pattern (iptables "+" wildcard) matches name.
+func ifaceMatches(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "+"); ok {
+		return strings.HasPrefix(strings.TrimSuffix(name, "+"), p)
+	}
+	return pattern == name
+}
