@@ -1,0 +1,219 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+const samplePath = "../../packaging/failberry.yaml"
+
+var cmpOpts = cmp.Options{cmpopts.EquateComparable(netip.Prefix{})}
+
+func withAPN(apn string) Config {
+	c := Default()
+	c.Modem.APN = apn
+	return c
+}
+
+func mustParse(t *testing.T, src string) Config {
+	t.Helper()
+	c, err := Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse:\n%s\nerror:\n%v", src, err)
+	}
+	return c
+}
+
+func TestMinimalConfigGetsDefaults(t *testing.T) {
+	got := mustParse(t, "modem:\n  apn: internet\n")
+	if diff := cmp.Diff(withAPN("internet"), got, cmpOpts); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestNullValuesKeepDefaults(t *testing.T) {
+	got := mustParse(t, "modem:\n  apn: internet\n  baud:\nppp:\nhealth:\n  probes: ~\n")
+	if diff := cmp.Diff(withAPN("internet"), got, cmpOpts); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSampleFileLoads(t *testing.T) {
+	got, err := Load(samplePath)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", samplePath, err)
+	}
+	if diff := cmp.Diff(withAPN("internet"), got, cmpOpts); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSampleFileDocumentsDefaults uncomments every key in the sample file:
+// the defaults it documents must be the ones in the binary.
+func TestSampleFileDocumentsDefaults(t *testing.T) {
+	data, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Examples rather than defaults (and pin/pin_file exclude each other).
+	examples := map[string]bool{"usb_id": true, "pin": true, "pin_file": true, "options": true, "allow_sources": true}
+	keyLine := regexp.MustCompile(`^(\s*)# ([a-z_0-9]+):( |$)`)
+	var out []string
+	uncommented := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := keyLine.FindStringSubmatch(line); m != nil && !examples[m[2]] {
+			line = m[1] + strings.TrimPrefix(line, m[1]+"# ")
+			uncommented++
+		}
+		out = append(out, line)
+	}
+	if uncommented < 50 {
+		t.Fatalf("uncommented only %d keys; the sample should list every key", uncommented)
+	}
+	got := mustParse(t, strings.Join(out, "\n"))
+	if diff := cmp.Diff(withAPN("internet"), got, cmpOpts); diff != "" {
+		t.Errorf("sample documents other defaults than Default() (-binary +sample):\n%s", diff)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestLoadNamesFileInProblems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "failberry.yaml")
+	if err := os.WriteFile(path, []byte("modem:\n  apn: internet\n  baud: fast\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var cerr *Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+		t.Fatalf("Load = %v, want one *Error problem", err)
+	}
+	want := path + `:3: modem.baud: "fast" is not a number; use a baud rate such as 115200`
+	if got := cerr.Error(); got != want {
+		t.Errorf("error = %q\nwant    %q", got, want)
+	}
+}
+
+func TestQuorumDefaultsToMajority(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 2: 2, 4: 3, 5: 3} {
+		var targets []string
+		for i := range n {
+			targets = append(targets, `"icmp:10.0.0.`+string(rune('1'+i))+`"`)
+		}
+		c := mustParse(t, "modem: {apn: internet}\nhealth:\n  probes:\n    targets: ["+strings.Join(targets, ", ")+"]\n")
+		if c.Health.Probes.Quorum != want {
+			t.Errorf("%d targets: quorum %d, want %d", n, c.Health.Probes.Quorum, want)
+		}
+	}
+}
+
+func TestValuesAreDecoded(t *testing.T) {
+	src := `
+modem:
+  apn: direct
+  device: auto
+  usb_id: 19D2:0031
+  interface: 2
+  pin: "0123"
+  pdp_type: IPV4V6
+  dial: "*99#"
+  init: ["AT^CURC=0"]
+  roaming: true
+  registration_timeout: 2m
+ppp:
+  options: ["novj", "mru 1400"]
+  mtu: 1400
+route: {mode: metric, metric: 20, ipv6: false}
+firewall:
+  lan_interfaces: [eth0, "wlan+"]
+  allow_sources: ["192.168.1.20", "2001:db8::/32"]
+health:
+  status_listen: ""
+  probes:
+    targets: ["tcp:[2606:4700::1111]:443", "https://example.com:8443/health", "icmp:dns.google"]
+    quorum: 1
+    max_loss: 0
+    budget_bytes_per_day: 20MB
+recovery:
+  power_cycle: {hub: "1-1", port: 2, attempts: 0}
+  reboot: {enabled: true, max_per_day: 24, min_uptime: 5m}
+`
+	c := mustParse(t, src)
+	want := withAPN("direct")
+	want.Modem.USBID, want.Modem.Interface, want.Modem.PIN = "19d2:0031", 2, "0123"
+	want.Modem.PDPType, want.Modem.DialString, want.Modem.Init = "IPV4V6", "*99#", []string{"AT^CURC=0"}
+	want.Modem.AllowRoaming, want.Modem.RegistrationTimeout = true, 2*time.Minute
+	want.PPP.Options, want.PPP.MTU = []string{"novj", "mru 1400"}, 1400
+	want.Route = Route{Mode: "metric", Metric: 20}
+	want.Firewall.LAN = []string{"eth0", "wlan+"}
+	want.Firewall.AllowSources = []netip.Prefix{netip.MustParsePrefix("192.168.1.20/32"), netip.MustParsePrefix("2001:db8::/32")}
+	want.Health.StatusListen = ""
+	want.Health.Probes.Targets = []ProbeTarget{
+		{"tcp", "[2606:4700::1111]:443"}, {"http", "https://example.com:8443/health"}, {"icmp", "dns.google"}}
+	want.Health.Probes.Quorum, want.Health.Probes.MaxLoss, want.Health.Probes.BudgetBytesPerDay = 1, 0, 20_000_000
+	want.Recovery.PowerCycle.Hub, want.Recovery.PowerCycle.Port, want.Recovery.PowerCycle.Attempts = "1-1", 2, 0
+	want.Recovery.Reboot.Enabled, want.Recovery.Reboot.MaxPerDay, want.Recovery.Reboot.MinUptime = true, 24, 5*time.Minute
+	if diff := cmp.Diff(want, c, cmpOpts); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got, want := c.PPP.ExtraArgs(), []string{"novj", "mru", "1400"}; !cmp.Equal(got, want) {
+		t.Errorf("ExtraArgs = %q, want %q", got, want)
+	}
+}
+
+func TestEffectiveRoundTrips(t *testing.T) {
+	for _, src := range []string{
+		"modem: {apn: internet}",
+		`
+modem: {apn: direct, usb_id: "12d1:1506", interface: 0, pin_file: /etc/failberry/pin, init: ["ATE0", "AT+CMEE=1"]}
+ppp: {options: [novj], unit: 3, lcp_echo_interval: 0}
+firewall: {allow_sources: ["10.1.2.3", "10.9.0.0/16", "fd00::/8"], masquerade_out: [eth1]}
+health: {listen: "[::]:9000", status_listen: "", probes: {targets: ["http://example.com/x?y=1", "icmp:9.9.9.9"], interval: 1h30m, budget_bytes_per_day: 0}}
+recovery: {power_cycle: {hub: "2", port: 4}, reboot: {command: [/sbin/reboot]}, sim_retry: 90m}
+log_level: debug
+`,
+	} {
+		c := mustParse(t, src)
+		out := c.Effective()
+		back, err := Parse("effective.yaml", []byte(out))
+		if err != nil {
+			t.Fatalf("Effective output does not parse:\n%s\n%v", out, err)
+		}
+		if diff := cmp.Diff(c, back, cmpOpts); diff != "" {
+			t.Errorf("round trip (-parsed +reparsed):\n%s\noutput:\n%s", diff, out)
+		}
+	}
+}
+
+func TestEffectiveMasksPIN(t *testing.T) {
+	c := mustParse(t, "modem: {apn: internet, pin: \"98761234\"}")
+	out := c.Effective()
+	if strings.Contains(out, "98761234") {
+		t.Errorf("Effective shows the PIN:\n%s", out)
+	}
+	if !strings.Contains(out, "pin: '****'") {
+		t.Errorf("Effective does not say a PIN is set:\n%s", out)
+	}
+}
+
+func TestSlogLevel(t *testing.T) {
+	c := mustParse(t, "modem: {apn: internet}\nlog_level: warn")
+	if got := c.SlogLevel().String(); got != "WARN" {
+		t.Errorf("SlogLevel = %s, want WARN", got)
+	}
+}

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Problem is one thing wrong with a config file.
+type Problem struct {
+	File string // name given to Parse (the path for Load)
+	Line int    // 1-based; 0 when the problem has no single line (a default)
+	Key  string // dotted key path, e.g. "modem.baud"
+	Msg  string // what is wrong and what is allowed
+}
+
+// String formats the problem as "file:line: key: msg", like a compiler.
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem found in one file, so a user can fix them all
+// in one pass. Parse and Load return it as *Error.
+type Error struct {
+	Problems []Problem
+}
+
+// Error prints one problem per line.
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ErrNoPIN is returned by ResolvePIN when neither pin nor pin_file is set,
+// so a modem that asks for a PIN can say what to configure.
+var ErrNoPIN = errors.New("no SIM PIN configured: set modem.pin_file (or modem.pin)")
+
+// ErrInsecurePINFile is returned by ResolvePIN when pin_file can be read by
+// every user.
+var ErrInsecurePINFile = errors.New("pin_file is world-readable")
