@@ -36,14 +36,14 @@ func (s Step) String() string {
 type Class string
 
 const (
-	ClassSIM          Class = "sim"           // no SIM, PIN needed or rejected, PUK: no amount of power fixes it
-	ClassRegistration Class = "registration"  // not registered or denied: the network, not the modem
-	ClassDial         Class = "dial"          // NO CARRIER, BUSY, ...: the call failed
-	ClassPPP          Class = "ppp"           // pppd exited: negotiation failed, peer dead, hangup
-	ClassPath         Class = "path"          // online but the probes fail: "connected, no traffic"
-	ClassUnresponsive Class = "unresponsive"  // the modem does not answer AT: firmware crashed
-	ClassGone         Class = "gone"          // the modem's tty disappeared, or never appeared
-	ClassConfig       Class = "config"        // our side: nothing to recover by force
+	ClassSIM          Class = "sim"          // no SIM, PIN needed or rejected, PUK: no amount of power fixes it
+	ClassRegistration Class = "registration" // not registered or denied: the network, not the modem
+	ClassDial         Class = "dial"         // NO CARRIER, BUSY, ...: the call failed
+	ClassPPP          Class = "ppp"          // pppd exited: negotiation failed, peer dead, hangup
+	ClassPath         Class = "path"         // online but the probes fail: "connected, no traffic"
+	ClassUnresponsive Class = "unresponsive" // the modem does not answer AT: firmware crashed
+	ClassGone         Class = "gone"         // the modem's tty disappeared, or never appeared
+	ClassConfig       Class = "config"       // our side: nothing to recover by force
 )
 
 // Budget is how often a step may be tried before the ladder climbs, and how long
