@@ -9,4 +9,3 @@ import (
 func cmdRun(context.Context, []string, io.Writer, io.Writer) error    { return errors.New("todo") }
 func cmdStatus(context.Context, []string, io.Writer, io.Writer) error { return errors.New("todo") }
 func cmdAT(context.Context, []string, io.Writer, io.Writer) error     { return errors.New("todo") }
-func cmdUSB(context.Context, []string, io.Writer, io.Writer) error    { return errors.New("todo") }

@@ -1,0 +1,296 @@
+package health
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoAnswer is wrapped when a probe got no valid answer in time.
+var ErrNoAnswer = errors.New("no answer")
+
+const icmpPayloadLen = 16
+
+var icmpSeq atomic.Uint32
+
+// realProbe sends one probe of t's kind over iface.
+func realProbe(ctx context.Context, iface string, t Target, timeout time.Duration) probeResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch t.Kind {
+	case "icmp":
+		return probeICMP(ctx, iface, t.Addr)
+	case "tcp":
+		return probeTCP(ctx, iface, t.Addr, timeout)
+	case "http":
+		return probeHTTP(ctx, iface, t.Addr, timeout)
+	}
+	return probeResult{err: fmt.Errorf("probe %s: unknown kind", t)}
+}
+
+// checkTarget validates a target without touching the network.
+func checkTarget(t Target) error {
+	switch t.Kind {
+	case "icmp":
+		if ip := net.ParseIP(t.Addr); ip == nil || ip.To4() == nil {
+			return errors.New("icmp needs an IPv4 address")
+		}
+	case "tcp":
+		if _, _, err := net.SplitHostPort(t.Addr); err != nil {
+			return fmt.Errorf("tcp needs host:port: %w", err)
+		}
+	case "http":
+		if _, _, err := parseHTTPTarget(t.Addr); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown kind %q (want icmp, tcp or http)", t.Kind)
+	}
+	return nil
+}
+
+// bindToDevice returns a net.Dialer/ListenConfig Control function that pins the
+// socket to iface with SO_BINDTODEVICE (empty iface: no binding).
+func bindToDevice(iface string) func(network, address string, c syscall.RawConn) error {
+	return func(_, _ string, c syscall.RawConn) error {
+		if iface == "" {
+			return nil
+		}
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = bindFD(int(fd), iface) }); err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+func bindFD(fd int, iface string) error {
+	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
+		return fmt.Errorf("bind to device %s: %w", iface, err)
+	}
+	return nil
+}
+
+func probeTCP(ctx context.Context, iface, addr string, timeout time.Duration) probeResult {
+	d := net.Dialer{Control: bindToDevice(iface)}
+	start := time.Now()
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		b := tcpFailBytes(timeout)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			b = tcpRefusedBytes
+		}
+		return probeResult{bytes: b, err: fmt.Errorf("probe tcp %s: %w", addr, err)}
+	}
+	rtt := time.Since(start)
+	c.Close()
+	return probeResult{rtt: rtt, bytes: tcpConnectBytes}
+}
+
+// parseHTTPTarget accepts "http://host[:port][/path]" or "host[:port][/path]".
+func parseHTTPTarget(addr string) (hostport, path string, err error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return "", "", fmt.Errorf("http target %q: want http://host[:port][/path]", addr)
+	}
+	hostport = u.Host
+	if u.Port() == "" {
+		hostport = net.JoinHostPort(u.Hostname(), "80")
+	}
+	path = u.RequestURI()
+	return hostport, path, nil
+}
+
+// httpRequest is the whole probe request: tiny, no keep-alive.
+func httpRequest(addr string) string {
+	hostport, path, err := parseHTTPTarget(addr)
+	if err != nil {
+		return ""
+	}
+	host, _, _ := net.SplitHostPort(hostport)
+	return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: failberry-probe\r\nConnection: close\r\n\r\n"
+}
+
+// probeHTTP sends a GET and counts 2xx as an answer; rtt is the time to the
+// status line. At most 64 KiB of the response is read.
+func probeHTTP(ctx context.Context, iface, addr string, timeout time.Duration) probeResult {
+	hostport, _, err := parseHTTPTarget(addr)
+	if err != nil {
+		return probeResult{err: err}
+	}
+	d := net.Dialer{Control: bindToDevice(iface)}
+	start := time.Now()
+	c, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return probeResult{bytes: tcpFailBytes(timeout), err: fmt.Errorf("probe http %s: %w", addr, err)}
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	req := httpRequest(addr)
+	if _, err := io.WriteString(c, req); err != nil {
+		return probeResult{bytes: tcpConnectBytes, err: fmt.Errorf("probe http %s: write: %w", addr, err)}
+	}
+	br := bufio.NewReader(io.LimitReader(c, 64<<10))
+	line, err := br.ReadString('\n')
+	rtt := time.Since(start)
+	if err != nil {
+		return probeResult{bytes: httpBytes(len(req), len(line)), err: fmt.Errorf("probe http %s: %w: %w", addr, ErrNoAnswer, err)}
+	}
+	rest, _ := io.Copy(io.Discard, br)
+	bytes := httpBytes(len(req), len(line)+int(rest))
+	code := statusCode(line)
+	if code < 200 || code > 299 {
+		return probeResult{bytes: bytes, err: fmt.Errorf("probe http %s: status %d: %w", addr, code, ErrNoAnswer)}
+	}
+	return probeResult{rtt: rtt, bytes: bytes}
+}
+
+// statusCode parses "HTTP/1.x NNN ..."; 0 when malformed.
+func statusCode(line string) int {
+	f := strings.Fields(line)
+	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") || len(f[1]) != 3 || strings.Trim(f[1], "0123456789") != "" {
+		return 0
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 100 {
+		return 0
+	}
+	return n
+}
+
+// probeICMP sends one ICMP echo request and waits for the matching reply.
+func probeICMP(ctx context.Context, iface, addr string) probeResult {
+	ip := net.ParseIP(addr).To4()
+	if ip == nil {
+		return probeResult{err: fmt.Errorf("probe icmp %s: not an IPv4 address", addr)}
+	}
+	conn, raw, err := openICMP(iface)
+	if err != nil {
+		return probeResult{err: fmt.Errorf("probe icmp %s: %w", addr, err)}
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	seq := uint16(icmpSeq.Add(1))
+	id := uint16(os.Getpid())
+	var dst net.Addr = &net.UDPAddr{IP: ip}
+	if raw {
+		dst = &net.IPAddr{IP: ip}
+	}
+	msg := echoRequest(id, seq)
+	start := time.Now()
+	if _, err := conn.WriteTo(msg, dst); err != nil {
+		return probeResult{err: fmt.Errorf("probe icmp %s: send: %w", addr, err)}
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			return probeResult{bytes: icmpEchoBytes, err: fmt.Errorf("probe icmp %s: %w: %w", addr, ErrNoAnswer, err)}
+		}
+		if isEchoReply(buf[:n], msg, raw) {
+			return probeResult{rtt: time.Since(start), bytes: 2 * icmpEchoBytes}
+		}
+	}
+}
+
+// openICMP opens an unprivileged ping socket (SOCK_DGRAM, allowed by
+// net.ipv4.ping_group_range) or, failing that, a raw ICMP socket (root or
+// CAP_NET_RAW), bound to iface.
+func openICMP(iface string) (net.PacketConn, bool, error) {
+	raw := false
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+	if err != nil {
+		raw = true
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+		if err != nil {
+			return nil, false, fmt.Errorf("icmp socket: %w", err)
+		}
+	}
+	f := os.NewFile(uintptr(fd), "icmp")
+	defer f.Close()
+	if iface != "" {
+		if err := bindFD(fd, iface); err != nil {
+			return nil, false, err
+		}
+	}
+	if !raw {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{}); err != nil {
+			return nil, false, fmt.Errorf("icmp bind: %w", err)
+		}
+	}
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, false, fmt.Errorf("icmp socket: %w", err)
+	}
+	return c, raw, nil
+}
+
+// echoRequest builds an ICMP echo request: type 8, code 0, checksum, id, seq,
+// then a payload that identifies this probe.
+func echoRequest(id, seq uint16) []byte {
+	b := make([]byte, 8+icmpPayloadLen)
+	b[0] = 8
+	binary.BigEndian.PutUint16(b[4:], id)
+	binary.BigEndian.PutUint16(b[6:], seq)
+	copy(b[8:], "failberry-probe")
+	binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
+	binary.BigEndian.PutUint16(b[2:], checksum(b))
+	return b
+}
+
+// isEchoReply reports whether b is the reply to req. With ping sockets the
+// kernel rewrites the id, so only seq and payload are compared; raw sockets
+// see every ICMP packet, so the id must match too.
+func isEchoReply(b, req []byte, raw bool) bool {
+	if len(b) >= 20 && b[0]>>4 == 4 { // raw socket that kept the IPv4 header
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || len(b) < ihl {
+			return false
+		}
+		b = b[ihl:]
+	}
+	if len(b) != len(req) || b[0] != 0 || b[1] != 0 {
+		return false
+	}
+	if raw && string(b[4:6]) != string(req[4:6]) {
+		return false
+	}
+	return string(b[6:]) == string(req[6:])
+}
+
+// checksum is the Internet checksum (RFC 1071).
+func checksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

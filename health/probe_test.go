@@ -1,0 +1,164 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/internal/testenv"
+)
+
+// SO_BINDTODEVICE needs CAP_NET_RAW on older kernels and ICMP raw sockets need
+// it always, so the real-probe tests run as root.
+
+func tcpListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestRealTCPProbe(t *testing.T) {
+	testenv.RequireRoot(t)
+	addr := tcpListener(t)
+	r := realProbe(context.Background(), "lo", Target{"tcp", addr}, 2*time.Second)
+	if r.err != nil || r.rtt <= 0 || r.bytes != tcpConnectBytes {
+		t.Errorf("tcp probe of a listener: %+v", r)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	r = realProbe(context.Background(), "lo", Target{"tcp", closed}, 2*time.Second)
+	if r.err == nil || r.bytes != tcpRefusedBytes {
+		t.Errorf("tcp probe of a closed port: %+v", r)
+	}
+	r = realProbe(context.Background(), "nosuchif0", Target{"tcp", addr}, 2*time.Second)
+	if r.err == nil || !strings.Contains(r.err.Error(), "bind to device nosuchif0") {
+		t.Errorf("probe bound to a missing interface should fail: %+v", r)
+	}
+}
+
+func TestRealHTTPProbe(t *testing.T) {
+	testenv.RequireRoot(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/gen204" || r.Header.Get("User-Agent") != "failberry-probe" {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r := realProbe(context.Background(), "lo", Target{"http", host + "/gen204"}, 2*time.Second)
+	if r.err != nil || r.rtt <= 0 || r.bytes <= tcpConnectBytes {
+		t.Errorf("http probe: %+v", r)
+	}
+	r = realProbe(context.Background(), "lo", Target{"http", srv.URL + "/other"}, 2*time.Second)
+	if !errors.Is(r.err, ErrNoAnswer) || r.bytes <= tcpConnectBytes {
+		t.Errorf("http probe of a 500: %+v", r)
+	}
+	r = realProbe(context.Background(), "nosuchif0", Target{"http", host + "/gen204"}, 2*time.Second)
+	if r.err == nil {
+		t.Error("http probe bound to a missing interface succeeded")
+	}
+}
+
+func TestRealICMPProbe(t *testing.T) {
+	testenv.RequireRoot(t)
+	r := realProbe(context.Background(), "lo", Target{"icmp", "127.0.0.1"}, 2*time.Second)
+	if r.err != nil || r.rtt <= 0 || r.bytes != 2*icmpEchoBytes {
+		t.Fatalf("icmp echo to 127.0.0.1 on lo: %+v", r)
+	}
+	r = realProbe(context.Background(), "nosuchif0", Target{"icmp", "127.0.0.1"}, 2*time.Second)
+	if r.err == nil {
+		t.Error("icmp probe bound to a missing interface succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = realProbe(ctx, "lo", Target{"icmp", "192.0.2.1"}, 2*time.Second)
+	if r.err == nil {
+		t.Error("icmp probe with a cancelled context succeeded")
+	}
+}
+
+func TestProberRunRealProbesOnLoopback(t *testing.T) {
+	testenv.RequireRoot(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	cfg := ProberConfig{
+		Interface: "lo",
+		Targets: []Target{{"icmp", "127.0.0.1"}, {"tcp", tcpListener(t)},
+			{"http", srv.URL + "/"}, {"tcp", "127.0.0.1:1"}},
+		Quorum: 3, Interval: time.Second, FailingInterval: time.Second, Timeout: time.Second, UpAfter: 1,
+	}
+	p := NewProber(cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = p.Run(ctx) }()
+	select {
+	case up := <-p.Changes():
+		if !up {
+			t.Fatalf("path went down: %+v", p.Snapshot())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("path never came up: %+v", p.Snapshot())
+	}
+	s := p.Snapshot()
+	if !s.Targets[0].OK || !s.Targets[1].OK || !s.Targets[2].OK || s.Targets[3].OK || s.BytesSpent == 0 {
+		t.Errorf("snapshot %+v", s)
+	}
+}
+
+func TestEchoEncoding(t *testing.T) {
+	req := echoRequest(0x1234, 7)
+	if len(req) != 8+icmpPayloadLen || req[0] != 8 || checksum(req) != 0 {
+		t.Fatalf("bad echo request %x (checksum over packet %x)", req, checksum(req))
+	}
+	reply := append([]byte(nil), req...)
+	reply[0] = 0
+	if !isEchoReply(reply, req, true) || !isEchoReply(reply, req, false) {
+		t.Error("matching reply rejected")
+	}
+	withIP := append(append([]byte{0x45}, make([]byte, 19)...), reply...)
+	if !isEchoReply(withIP, req, true) {
+		t.Error("reply behind an IPv4 header rejected")
+	}
+	other := append([]byte(nil), reply...)
+	other[4] = 0x99
+	if isEchoReply(other, req, true) || !isEchoReply(other, req, false) {
+		t.Error("id must matter for raw sockets only")
+	}
+	for _, junk := range [][]byte{nil, {0}, {0x4f}, {0x4f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, req, make([]byte, 200)} {
+		if isEchoReply(junk, req, true) {
+			t.Errorf("junk %x accepted", junk)
+		}
+	}
+}
+
+func FuzzStatusCode(f *testing.F) {
+	f.Add("HTTP/1.1 204 No Content\r\n")
+	f.Add("garbage")
+	f.Add("HTTP/1. 001")
+	f.Fuzz(func(t *testing.T, s string) {
+		if c := statusCode(s); c != 0 && (c < 100 || c > 999) {
+			t.Errorf("statusCode(%q) = %d", s, c)
+		}
+	})
+}

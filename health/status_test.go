@@ -1,0 +1,159 @@
+package health
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type staticSource Status
+
+func (s staticSource) Status() Status { return Status(s) }
+
+func sampleStatus() Status {
+	dbm := -79
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	return Status{
+		State: "connected", Since: t0,
+		Modem: ModemStatus{Manufacturer: "huawei", Model: "E3372", Operator: "Vodafone", AccessTech: "LTE",
+			SignalDBM: &dbm, Registration: "home", SIM: "ready"},
+		Link:     LinkStatus{Interface: "ppp0", Local: "10.64.1.2", Peer: "10.64.64.64", Up: true, Uptime: "2h3m", BytesIn: 123456, BytesOut: 789},
+		Ladder:   LadderStatus{Step: "redial", Attempt: 2, StepsTotal: map[string]uint64{"redial": 3, "power-cycle": 1}},
+		Events:   []Event{{Time: t0, Kind: "link-up", Message: "ppp0 up\nsecond line"}},
+		Firewall: FirewallStatus{Applied: true},
+		Probes: ProbeStats{State: StateUp, Healthy: true, Rounds: 42, BytesSpent: 2048, EstimatedBytesPerDay: 725760,
+			Targets: []TargetStats{{Target: `icmp:1.1.1.1`, OK: true, LastRTT: 42 * time.Millisecond, Loss: 0.1},
+				{Target: `odd"label\`, OK: false}}},
+	}
+}
+
+func get(t *testing.T, h http.Handler, method, path string) (int, http.Header, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, rec.Result().Header, string(b)
+}
+
+func TestStatusHandlerJSON(t *testing.T) {
+	h := NewStatusHandler(staticSource(sampleStatus()))
+	code, hdr, body := get(t, h, "GET", "/status")
+	if code != 200 || hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /status: %d %v", code, hdr)
+	}
+	var got Status
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sampleStatus(), got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestStatusHandlerRoutes(t *testing.T) {
+	h := NewStatusHandler(staticSource(sampleStatus()))
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/status", 200}, {"HEAD", "/status", 200}, {"GET", "/metrics", 200}, {"HEAD", "/metrics", 200},
+		{"POST", "/status", 405}, {"DELETE", "/metrics", 405}, {"PUT", "/status", 405},
+		{"GET", "/", 404}, {"GET", "/debug/pprof/", 404}, {"GET", "/status/", 404}, {"GET", "/cellular", 404},
+	} {
+		code, _, body := get(t, h, c.method, c.path)
+		if code != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, code, c.code)
+		}
+		if c.method == "HEAD" && body != "" {
+			t.Errorf("HEAD %s has a body", c.path)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	_, _, body := get(t, NewStatusHandler(staticSource(sampleStatus())), "GET", "/metrics")
+	for _, want := range []string{
+		"# TYPE failberry_link_up gauge\nfailberry_link_up 1\n",
+		"failberry_signal_dbm -79\n",
+		`failberry_link_bytes_total{direction="in"} 123456` + "\n",
+		`failberry_link_bytes_total{direction="out"} 789` + "\n",
+		`failberry_probe_ok{target="icmp:1.1.1.1"} 1` + "\n",
+		`failberry_probe_rtt_seconds{target="icmp:1.1.1.1"} 0.042` + "\n",
+		`failberry_probe_loss_ratio{target="icmp:1.1.1.1"} 0.1` + "\n",
+		`failberry_probe_ok{target="odd\"label\\"} 0` + "\n",
+		"failberry_probe_bytes_total 2048\n",
+		"failberry_probe_rounds_total 42\n",
+		`failberry_ladder_step{step="redial"} 1` + "\n",
+		`failberry_recovery_steps_total{step="power-cycle"} 1` + "\n",
+		`failberry_recovery_steps_total{step="redial"} 3` + "\n",
+		"failberry_path_up 1\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Count(body, "# TYPE failberry_recovery_steps_total counter") != 1 {
+		t.Errorf("TYPE line for recovery steps should appear once:\n%s", body)
+	}
+	// Every family's samples are contiguous and follow its TYPE line.
+	seen, last := map[string]bool{}, ""
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		name := metricName(strings.Fields(line)[0])
+		if strings.HasPrefix(line, "# TYPE ") {
+			name = strings.Fields(line)[2]
+		}
+		if name != last && seen[name] {
+			t.Errorf("family %s is split", name)
+		}
+		seen[name], last = true, name
+	}
+	var empty bytes.Buffer
+	WriteMetrics(&empty, Status{})
+	if strings.Contains(empty.String(), "signal_dbm") || strings.Contains(empty.String(), "ladder_step{") {
+		t.Errorf("unknown values should be absent:\n%s", empty.String())
+	}
+}
+
+func TestRenderStatus(t *testing.T) {
+	var b bytes.Buffer
+	RenderStatus(&b, sampleStatus())
+	got := b.String()
+	for _, want := range []string{
+		"state:        connected since 2026-03-01T12:00:00Z\n",
+		"modem:        huawei E3372\n",
+		"signal:       -79 dBm (good)\n",
+		"link:         ppp0 up for 2h3m\n",
+		"address:      10.64.1.2 peer 10.64.64.64\n",
+		"traffic:      in 120.6 KiB, out 789 B\n",
+		"recovery:     redial (attempt 2)\n",
+		"firewall:     applied\n",
+		"  icmp:1.1.1.1: ok rtt 42ms loss 10%\n",
+		"  2026-03-01T12:00:00Z link-up ppp0 up second line\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status text lacks %q:\n%s", want, got)
+		}
+	}
+	b.Reset()
+	RenderStatus(&b, Status{Firewall: FirewallStatus{LastError: "iptables: exit 4"}})
+	for _, want := range []string{"state:        -\n", "signal:       -\n", "link:         down\n", "firewall:     not applied (last error: iptables: exit 4)\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("empty status lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestSignalWord(t *testing.T) {
+	for dbm, want := range map[int]string{-51: "excellent", -70: "excellent", -71: "good", -85: "good", -86: "fair", -100: "fair", -101: "poor", -113: "poor"} {
+		if got := signalWord(dbm); got != want {
+			t.Errorf("signalWord(%d) = %s, want %s", dbm, got, want)
+		}
+	}
+}

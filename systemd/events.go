@@ -1,0 +1,260 @@
+package systemd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+)
+
+// Event is one state change as kept in memory for /status.
+type Event struct {
+	Time    time.Time
+	Kind    string
+	Message string
+	Fields  map[string]string
+}
+
+// Rate limit defaults for Flapping kinds: at most FlapBurst events of one kind
+// per FlapWindow; the rest are counted and summarised in one later entry.
+const (
+	FlapBurst  = 5
+	FlapWindow = 10 * time.Minute
+	recentSize = 64
+)
+
+// Events emits one structured event per state change: to the journal when it
+// is available (MESSAGE_ID, PRIORITY, SYSLOG_IDENTIFIER=failberry and
+// FAILBERRY_* fields), else as a readable line through the slog logger. It keeps
+// the last events in a ring for /status and rate-limits Flapping kinds. Safe
+// for concurrent use.
+type Events struct {
+	sender   Sender // nil: log through logger
+	logger   *slog.Logger
+	now      func() time.Time
+	after    func(time.Duration, func()) // time.AfterFunc, replaceable in tests
+	burst    int
+	window   time.Duration
+	mu       sync.Mutex
+	ring     []Event
+	next     int
+	limiters map[string]*limiter
+}
+
+// limiter is a token bucket per Kind, plus the latest suppressed event so the
+// final state of a flapping link always reaches the journal.
+type limiter struct {
+	tokens     float64
+	last       time.Time
+	suppressed int
+	pending    *pendingEvent
+}
+
+type pendingEvent struct {
+	kind   Kind
+	msg    string
+	fields map[string]string
+}
+
+// NewEvents returns Events writing to the systemd journal when journal.Enabled(),
+// otherwise to logger (nil means discard).
+func NewEvents(logger *slog.Logger) *Events {
+	var s Sender
+	if journal.Enabled() {
+		s = goSystemdJournal{}
+	}
+	return NewEventsWithSender(logger, s)
+}
+
+// NewEventsWithSender is NewEvents with an explicit Sender, e.g.
+// JournalSocket{Path: ...} for the VM bench; a nil sender logs through logger.
+// When a send fails the event is logged through logger instead.
+func NewEventsWithSender(logger *slog.Logger, s Sender) *Events {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Events{
+		sender:   s,
+		logger:   logger,
+		now:      time.Now,
+		after:    func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		burst:    FlapBurst,
+		window:   FlapWindow,
+		ring:     make([]Event, 0, recentSize),
+		limiters: map[string]*limiter{},
+	}
+}
+
+// Emit records and writes one event. fields use short lower-case keys
+// ("step", "attempt", "reason", "interface"); in the journal they become
+// FAILBERRY_STEP, FAILBERRY_ATTEMPT, ... Every event goes to the in-memory ring;
+// Flapping kinds beyond the rate limit are held back and summarised later.
+func (e *Events) Emit(k Kind, msg string, fields map[string]string) {
+	now := e.now()
+	e.mu.Lock()
+	e.record(Event{Time: now, Kind: k.Name, Message: msg, Fields: clone(fields)})
+	if k.Flapping && !e.take(k, now) {
+		e.hold(k, msg, fields, now)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	e.write(k, msg, fields, 0)
+}
+
+// Recent returns up to n of the most recent events, oldest first.
+func (e *Events) Recent(n int) []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	all := make([]Event, 0, len(e.ring))
+	if len(e.ring) == cap(e.ring) {
+		all = append(all, e.ring[e.next:]...)
+		all = append(all, e.ring[:e.next]...)
+	} else {
+		all = append(all, e.ring...)
+	}
+	if n < 0 {
+		n = 0
+	}
+	if n < len(all) {
+		all = all[len(all)-n:]
+	}
+	return all
+}
+
+func (e *Events) record(ev Event) {
+	if len(e.ring) < cap(e.ring) {
+		e.ring = append(e.ring, ev)
+		return
+	}
+	e.ring[e.next] = ev
+	e.next = (e.next + 1) % cap(e.ring)
+}
+
+// take refills k's bucket and consumes one token if there is one. Caller holds mu.
+func (e *Events) take(k Kind, now time.Time) bool {
+	l := e.limiters[k.Name]
+	if l == nil {
+		l = &limiter{tokens: float64(e.burst), last: now}
+		e.limiters[k.Name] = l
+	}
+	rate := float64(e.burst) / e.window.Seconds()
+	l.tokens = min(float64(e.burst), l.tokens+now.Sub(l.last).Seconds()*rate)
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
+
+// hold counts a suppressed event and schedules one summary for when a token is
+// back. Caller holds mu.
+func (e *Events) hold(k Kind, msg string, fields map[string]string, now time.Time) {
+	l := e.limiters[k.Name]
+	l.suppressed++
+	first := l.pending == nil
+	l.pending = &pendingEvent{kind: k, msg: msg, fields: clone(fields)}
+	if !first {
+		return
+	}
+	rate := float64(e.burst) / e.window.Seconds()
+	wait := time.Duration((1 - l.tokens) / rate * float64(time.Second))
+	e.after(wait, func() { e.flush(k.Name) })
+}
+
+// flush writes the latest held event of a kind with the count of suppressed ones.
+func (e *Events) flush(name string) {
+	e.mu.Lock()
+	l := e.limiters[name]
+	if l == nil || l.pending == nil {
+		e.mu.Unlock()
+		return
+	}
+	p, n := l.pending, l.suppressed
+	l.pending, l.suppressed = nil, 0
+	e.take(p.kind, e.now()) // the summary uses the token it waited for
+	e.mu.Unlock()
+	e.write(p.kind, p.msg, p.fields, n)
+}
+
+func (e *Events) write(k Kind, msg string, fields map[string]string, suppressed int) {
+	if suppressed > 0 {
+		msg = fmt.Sprintf("%s (rate limit: suppressed %d %s events)", msg, suppressed, k.Name)
+	}
+	if e.sender != nil {
+		err := e.sender.Send(msg, k.Priority, journalFields(k, fields, suppressed))
+		if err == nil {
+			return
+		}
+		e.logger.Warn("journal send failed, logging to stderr", "err", err)
+	}
+	e.logger.Log(context.Background(), slogLevel(k.Priority), k.Name+" "+msg, logArgs(fields, suppressed)...)
+}
+
+// journalFields builds the journal fields of an event.
+func journalFields(k Kind, fields map[string]string, suppressed int) map[string]string {
+	out := map[string]string{
+		"MESSAGE_ID":        k.ID,
+		"SYSLOG_IDENTIFIER": "failberry",
+		"FAILBERRY_KIND":    k.Name,
+	}
+	for key, v := range fields {
+		out["FAILBERRY_"+sanitizeField(key)] = v
+	}
+	if suppressed > 0 {
+		out["FAILBERRY_SUPPRESSED"] = strconv.Itoa(suppressed)
+	}
+	return out
+}
+
+func logArgs(fields map[string]string, suppressed int) []any {
+	var args []any
+	for _, k := range sortedKeys(fields) {
+		args = append(args, strings.ToLower(k), fields[k])
+	}
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	return args
+}
+
+func slogLevel(p journal.Priority) slog.Level {
+	switch {
+	case p <= journal.PriErr:
+		return slog.LevelError
+	case p == journal.PriWarning:
+		return slog.LevelWarn
+	case p == journal.PriDebug:
+		return slog.LevelDebug
+	default:
+		return slog.LevelInfo
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func clone(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
