@@ -1,0 +1,248 @@
+package route
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Mode says how the PPP default route coexists with the one the host had.
+type Mode string
+
+const (
+	// ModeReplace makes the PPP link the only default route, as pppd's
+	// replacedefaultroute did; the defaults it displaced (say via eth0 from
+	// DHCP) are remembered and put back by Withdraw.
+	ModeReplace Mode = "replace"
+	// ModeMetric adds the PPP default with the configured metric and leaves
+	// the others alone: the lowest metric wins.
+	ModeMetric Mode = "metric"
+)
+
+// ErrLinkNotReady is returned by Apply for a link that does not exist, is
+// down or has no IPv4 address yet: callers wait for the next link event.
+var ErrLinkNotReady = errors.New("link not ready for a default route")
+
+// ErrMetricInUse is returned in metric mode when a default route on another
+// interface already has the configured metric: adding ours would replace it.
+var ErrMetricInUse = errors.New("another default route has the same metric")
+
+// Manager owns the default route through one PPP link. Apply is safe to
+// repeat; Withdraw undoes it. Methods are safe for concurrent use.
+type Manager struct {
+	h      *netlink.Handle
+	mode   Mode
+	metric int
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	link  Link            // link our routes are on; Index 0: none installed
+	saved []netlink.Route // defaults displaced in replace mode
+}
+
+// NewManager returns a Manager working through h (nil: the current network
+// namespace). An unknown mode is treated as ModeReplace, the behaviour users
+// of replacedefaultroute expect. A nil logger discards.
+func NewManager(h *netlink.Handle, mode Mode, metric int, logger *slog.Logger) *Manager {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	if mode != ModeMetric {
+		mode = ModeReplace
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{h: h, mode: mode, metric: metric, logger: logger}
+}
+
+// Apply converges the default routes onto l: an IPv4 device route (scope
+// link, preferred source l.Local: the link is point-to-point, so no gateway)
+// and, when l has a global IPv6 address, an IPv6 one. Calling it again with
+// the same link changes nothing; a route deleted behind our back comes back.
+func (m *Manager) Apply(l Link) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !l.Ready() {
+		return fmt.Errorf("default route via %s: %w", l.Name, ErrLinkNotReady)
+	}
+	var errs []error
+	if m.link.Index != 0 && m.link.Index != l.Index { // pppd came back as a new link
+		errs = append(errs, m.delOurs(netlink.FAMILY_V4, m.link.Index), m.delOurs(netlink.FAMILY_V6, m.link.Index))
+	}
+	m.link = l
+	errs = append(errs, m.apply(netlink.FAMILY_V4, l))
+	if len(l.Local6) > 0 {
+		errs = append(errs, m.apply(netlink.FAMILY_V6, l))
+	} else {
+		errs = append(errs, m.delOurs(netlink.FAMILY_V6, l.Index))
+	}
+	return errors.Join(errs...)
+}
+
+// apply converges one address family.
+func (m *Manager) apply(family int, l Link) error {
+	defaults, err := m.defaults(family)
+	if err != nil {
+		return err
+	}
+	want := m.ours(family, l)
+	for _, r := range defaults {
+		if r.LinkIndex == l.Index {
+			continue
+		}
+		if m.mode == ModeMetric && r.Priority == want.Priority {
+			return fmt.Errorf("default route via %s metric %d: %w (%s)", l.Name, m.metric, ErrMetricInUse, r)
+		}
+		if m.mode == ModeReplace && !slices.ContainsFunc(m.saved, func(s netlink.Route) bool { return sameRoute(s, r) }) {
+			m.saved = append(m.saved, r)
+			m.logger.Info("replacing default route", "route", r.String(), "via", l.Name)
+		}
+	}
+	if !slices.ContainsFunc(defaults, func(r netlink.Route) bool { return isOurs(r, want) }) {
+		if err := m.h.RouteReplace(&want); err != nil {
+			return fmt.Errorf("set default route via %s: %w", l.Name, err)
+		}
+		m.logger.Info("default route set", "via", l.Name, "family", familyName(family), "metric", m.metric)
+	}
+	if m.mode != ModeReplace {
+		return nil
+	}
+	// Add before delete: ours is in place before the old ones go.
+	var errs []error
+	for _, r := range defaults {
+		if r.LinkIndex != l.Index {
+			errs = append(errs, ignoreGone(m.h.RouteDel(&r)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Withdraw removes our default routes; in replace mode it first puts back the
+// defaults Apply displaced, so the host is never without a route in between.
+// A remembered route whose interface has gone is reported and forgotten.
+func (m *Manager) Withdraw() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, r := range m.saved {
+		c := cleanCopy(r)
+		if err := m.h.RouteReplace(&c); err != nil {
+			errs = append(errs, fmt.Errorf("restore default route %s: %w", r, err))
+			continue
+		}
+		m.logger.Info("default route restored", "route", r.String())
+	}
+	m.saved = nil
+	if m.link.Index != 0 {
+		errs = append(errs, m.delOurs(netlink.FAMILY_V4, m.link.Index), m.delOurs(netlink.FAMILY_V6, m.link.Index))
+		m.logger.Info("default route withdrawn", "via", m.link.Name)
+	}
+	m.link = Link{}
+	return errors.Join(errs...)
+}
+
+// ours is the default route we want on l.
+func (m *Manager) ours(family int, l Link) netlink.Route {
+	r := netlink.Route{
+		LinkIndex: l.Index, Dst: zeroNet(family), Priority: m.metricFor(family),
+		Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_STATIC, Type: unix.RTN_UNICAST,
+	}
+	if family == netlink.FAMILY_V4 {
+		r.Scope = netlink.SCOPE_LINK
+		r.Src = net.IP(l.Local.AsSlice())
+	}
+	return r
+}
+
+// metricFor is the metric the kernel will give our route: IPv6 turns 0 into
+// 1024 (IP6_RT_PRIO_USER), and comparisons must use the same number.
+func (m *Manager) metricFor(family int) int {
+	if family == netlink.FAMILY_V6 && m.metric == 0 {
+		return 1024
+	}
+	return m.metric
+}
+
+// defaults lists the default routes of the main table.
+func (m *Manager) defaults(family int) ([]netlink.Route, error) {
+	rs, err := m.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list %s routes: %w", familyName(family), err)
+	}
+	var out []netlink.Route
+	for _, r := range rs {
+		if isDefault(r.Dst) && r.Type == unix.RTN_UNICAST {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// delOurs deletes the default routes on link index.
+func (m *Manager) delOurs(family, index int) error {
+	rs, err := m.defaults(family)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range rs {
+		if r.LinkIndex == index {
+			errs = append(errs, ignoreGone(m.h.RouteDel(&r)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isDefault(d *net.IPNet) bool {
+	if d == nil {
+		return true
+	}
+	ones, _ := d.Mask.Size()
+	return ones == 0 && d.IP.IsUnspecified()
+}
+
+func isOurs(r, want netlink.Route) bool {
+	return r.LinkIndex == want.LinkIndex && r.Priority == want.Priority && r.Scope == want.Scope &&
+		r.Src.Equal(want.Src) && r.Gw == nil && len(r.MultiPath) == 0
+}
+
+func sameRoute(a, b netlink.Route) bool {
+	return a.LinkIndex == b.LinkIndex && a.Priority == b.Priority && a.Gw.Equal(b.Gw) && a.Table == b.Table && a.Family == b.Family
+}
+
+// cleanCopy keeps what identifies a listed route, so it can be added again.
+func cleanCopy(r netlink.Route) netlink.Route {
+	return netlink.Route{
+		LinkIndex: r.LinkIndex, Dst: r.Dst, Gw: r.Gw, Src: r.Src, Priority: r.Priority,
+		Scope: r.Scope, Protocol: r.Protocol, Table: r.Table, Type: r.Type, Family: r.Family,
+		MultiPath: r.MultiPath, Flags: r.Flags &^ (unix.RTNH_F_DEAD | unix.RTNH_F_LINKDOWN),
+	}
+}
+
+func zeroNet(family int) *net.IPNet {
+	if family == netlink.FAMILY_V6 {
+		return &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+	}
+	return &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+}
+
+func ignoreGone(err error) error {
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+func familyName(f int) string {
+	if f == netlink.FAMILY_V6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}

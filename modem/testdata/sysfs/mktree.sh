@@ -1,0 +1,72 @@
+#!/bin/bash
+# Regenerates the sysfs trees used by modem/discover_test.go. They reproduce the
+# kernel's layout (real directories, relative symlinks), for example on a Pi 3:
+#   class/tty/ttyUSB2 -> ../../devices/platform/soc/3f980000.usb/usb1/1-1/1-1.2/1-1.2:1.2/ttyUSB2/tty/ttyUSB2
+#   .../1-1.2:1.2/ttyUSB2/tty/ttyUSB2/device -> ../../../ttyUSB2
+#   .../1-1.2:1.2/driver -> ../../../../../../../../bus/usb/drivers/option
+# cdc_acm ttys hang directly under the interface: .../1-1.3:1.0/tty/ttyACM0 with
+# device -> ../../../1-1.3:1.0.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+HOST=devices/platform/soc/3f980000.usb/usb1
+
+# usbdev TREE DEVNAME VID PID PRODUCT
+usbdev() {
+	local d="$1/$HOST/1-1/$2"
+	mkdir -p "$d"
+	echo "$3" >"$d/idVendor"; echo "$4" >"$d/idProduct"; echo "$5" >"$d/product"
+	echo 1 >"$d/busnum"
+}
+# usbserial TREE DEVNAME IFNUM CLASS SUB PROTO DRIVER TTY
+usbserial() {
+	local tree=$1 dev=$2 ifn=$3 i="$1/$HOST/1-1/$2/$2:1.$3"
+	mkdir -p "$i/$8/tty/$8" "$tree/bus/usb/drivers/$7" "$tree/class/tty"
+	touch "$tree/bus/usb/drivers/$7/uevent"  # git keeps no empty directories
+	printf '%02x\n' "$ifn" >"$i/bInterfaceNumber"
+	echo "$4" >"$i/bInterfaceClass"; echo "$5" >"$i/bInterfaceSubClass"; echo "$6" >"$i/bInterfaceProtocol"
+	ln -sfnr "$tree/bus/usb/drivers/$7" "$i/driver"
+	ln -sfn "../../../$8" "$i/$8/tty/$8/device"
+	echo "188:$ifn" >"$i/$8/tty/$8/dev"
+	ln -sfnr "$i/$8/tty/$8" "$tree/class/tty/$8"
+}
+# acm TREE DEVNAME IFNUM CLASS SUB PROTO TTY
+acm() {
+	local tree=$1 i="$1/$HOST/1-1/$2/$2:1.$3"
+	mkdir -p "$i/tty/$7" "$tree/bus/usb/drivers/cdc_acm" "$tree/class/tty"
+	touch "$tree/bus/usb/drivers/cdc_acm/uevent"
+	echo "166:0" >"$i/tty/$7/dev"
+	printf '%02x\n' "$3" >"$i/bInterfaceNumber"
+	echo "$4" >"$i/bInterfaceClass"; echo "$5" >"$i/bInterfaceSubClass"; echo "$6" >"$i/bInterfaceProtocol"
+	ln -sfnr "$tree/bus/usb/drivers/cdc_acm" "$i/driver"
+	ln -sfn "../../../$2:1.$3" "$i/tty/$7/device"
+	ln -sfnr "$i/tty/$7" "$tree/class/tty/$7"
+}
+# platform serial port that is not a USB modem (must be ignored)
+uart() {
+	local d="$1/devices/platform/soc/3f201000.serial/tty/ttyAMA0"
+	mkdir -p "$d" "$1/class/tty"
+	echo "204:64" >"$d/dev"
+	ln -sfnr "$d" "$1/class/tty/ttyAMA0"
+}
+
+rm -rf mf180 mf180-reenum ftdi sierra acm
+# ZTE MF180 after usb_modeswitch: 0 diag, 1 aux, 2 modem (ttyUSB2).
+usbdev mf180 1-1.2 19d2 0031 "ZTE WCDMA Technologies MSM"
+for n in 0 1 2; do usbserial mf180 1-1.2 $n ff ff ff option ttyUSB$n; done
+uart mf180
+# The same modem after AT+CFUN=1,1 re-enumerated under new names.
+usbdev mf180-reenum 1-1.2 19d2 0031 "ZTE WCDMA Technologies MSM"
+for n in 0 1 2; do usbserial mf180-reenum 1-1.2 $n ff ff ff option ttyUSB$((n + 3)); done
+# The bench: qemu usb-serial (FTDI 0403:6001) on hub port 2.
+usbdev ftdi 1-1.2 0403 6001 "QEMU USB SERIAL"
+usbserial ftdi 1-1.2 0 ff ff ff ftdi_sio ttyUSB0
+uart ftdi
+# Sierra MC7455 (qcserial, SWI layout): 0 diag, 2 NMEA, 3 AT/modem.
+usbdev sierra 1-1.3 1199 9071 "Sierra Wireless MC7455"
+usbserial sierra 1-1.3 0 ff ff ff qcserial ttyUSB0
+usbserial sierra 1-1.3 2 ff ff ff qcserial ttyUSB1
+usbserial sierra 1-1.3 3 ff ff ff qcserial ttyUSB2
+# A CDC-ACM modem (class 02/02/01 = AT commands V.250).
+usbdev acm 1-1.4 1bc7 0021 "Telit HE910"
+acm acm 1-1.4 0 02 02 01 ttyACM0
