@@ -1,0 +1,103 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// dialTimeout is used when Dial gets no timeout; networks can take 30 s.
+const dialTimeout = 60 * time.Second
+
+// cfunTimeout bounds AT+CFUN, which powers the radio and may take seconds.
+var cfunTimeout = 20 * time.Second
+
+// Dial sends ATD<dialString> ("*99#", "*99***1#"; a full "ATD..." is taken
+// as is) and waits for CONNECT, returning its text ("7200000"). NO CARRIER,
+// BUSY, NO ANSWER and NO DIALTONE come back wrapped as their sentinels. The
+// engine stops reading right after the CONNECT line: the next byte is pppd's.
+func Dial(ctx context.Context, e *Engine, dialString string, timeout time.Duration) (string, error) {
+	if dialString == "" || strings.ContainsAny(dialString, "\r\n\"") {
+		return "", fmt.Errorf("dial: bad dial string %q", dialString)
+	}
+	cmd := dialString
+	if !strings.HasPrefix(strings.ToUpper(cmd), "ATD") {
+		cmd = "ATD" + cmd
+	}
+	if timeout <= 0 {
+		timeout = dialTimeout
+	}
+	r, err := e.Command(ctx, cmd, timeout)
+	if err != nil {
+		return "", fmt.Errorf("dial: %w", err)
+	}
+	up := strings.ToUpper(r.Final)
+	if !strings.HasPrefix(up, "CONNECT") && up != "1" {
+		return "", fmt.Errorf("dial: %s answered %q, not CONNECT: %w", cmd, r.Final, ErrNoCarrier)
+	}
+	return r.ConnectText, nil
+}
+
+// Hangup brings a modem still in data mode (pppd died without dropping DTR)
+// back to command mode: a guard time of silence, "+++", another guard time,
+// then ATH. A modem already in command mode just answers ATH.
+func Hangup(ctx context.Context, e *Engine) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.drainUntil(ctx, e.guard, nil); err != nil {
+		return fmt.Errorf("hangup: %w", err)
+	}
+	if _, err := e.port.Write([]byte("+++")); err != nil {
+		return fmt.Errorf("hangup: write +++: %w", err)
+	}
+	if err := e.drainUntil(ctx, e.guard, nil); err != nil {
+		return fmt.Errorf("hangup: %w", err)
+	}
+	if _, err := e.command(ctx, "ATH", 0); err != nil && !errors.Is(err, ErrNoCarrier) {
+		return fmt.Errorf("hangup: %w", err)
+	}
+	return nil
+}
+
+// Reset restarts the modem. full sends AT+CFUN=1,1: the modem reboots and its
+// USB device re-enumerates, so the caller must find its ttys again; a modem
+// that drops off the bus before answering is not an error. Otherwise the
+// radio is cycled with AT+CFUN=4 then AT+CFUN=1.
+func Reset(ctx context.Context, e *Engine, full bool) error {
+	if full {
+		_, err := e.Command(ctx, "AT+CFUN=1,1", cfunTimeout)
+		var ce *CommandError
+		if err != nil && (!errors.As(err, &ce) || ce.Final == "") && ctx.Err() == nil {
+			e.log.Info("modem did not answer AT+CFUN=1,1; expected while it re-enumerates", "err", err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+		return nil
+	}
+	for _, c := range []string{"AT+CFUN=4", "AT+CFUN=1"} {
+		if _, err := e.Command(ctx, c, cfunTimeout); err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReadInfo reads signal, operator and registration for status while not
+// online (it needs the AT port to itself). It returns what it could read,
+// with the errors of the queries that failed.
+func ReadInfo(ctx context.Context, e *Engine) (Info, error) {
+	b := &bringup{e: e}
+	s := newRegState()
+	if err := s.poll(ctx, b); err != nil {
+		return b.info, fmt.Errorf("read info: %w", err)
+	}
+	s.evaluate(true, &b.info)
+	if err := b.readSignal(ctx); err != nil {
+		return b.info, fmt.Errorf("read info: %w", err)
+	}
+	return b.info, nil
+}

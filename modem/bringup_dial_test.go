@@ -1,0 +1,56 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHangup(t *testing.T) {
+	e, port, _, _ := newTestEngine(t, "hangup.txt", time.Second)
+	e.guard = 100 * time.Millisecond
+	start := time.Now()
+	if err := Hangup(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	port.check(t)
+	if el := time.Since(start); el < 2*e.guard {
+		t.Errorf("hangup took %v, less than two guard times", el)
+	}
+}
+
+func TestReset(t *testing.T) {
+	defer func(d time.Duration) { cfunTimeout = d }(cfunTimeout)
+	cfunTimeout = 200 * time.Millisecond
+	e, port, _, _ := newTestEngine(t, "reset.txt", time.Second)
+	ctx := context.Background()
+	if err := Reset(ctx, e, false); err != nil {
+		t.Errorf("radio cycle: %v", err)
+	}
+	if err := Reset(ctx, e, true); err != nil {
+		t.Errorf("full reset: %v", err)
+	}
+	if err := Reset(ctx, e, true); err != nil {
+		t.Errorf("full reset, modem gone: %v", err)
+	}
+	if err := Reset(ctx, e, false); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("refused radio cycle: %v, want ErrNotAllowed", err)
+	}
+	port.check(t)
+}
+
+func TestReadInfo(t *testing.T) {
+	e, port, _, _ := newTestEngine(t, "readinfo.txt", time.Second)
+	info, err := ReadInfo(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port.check(t)
+	want := Info{Reg: RegHome, RegSource: "CEREG", Operator: "EE", AcT: AcTLTE, RSSI: 99}
+	if diff := cmp.Diff(want, info); diff != "" {
+		t.Errorf("Info (-want +got):\n%s", diff)
+	}
+}
