@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/modem"
+)
+
+// ControlSocket is the daemon's local control socket (root only): `failberry
+// status` and `failberry at` talk to the running daemon through it.
+func ControlSocket(runDir string) string { return filepath.Join(runDir, "control.sock") }
+
+// controlServer serves /status (JSON) and POST /at on the control socket.
+func (d *Daemon) controlServer() (*http.Server, error) {
+	sock := ControlSocket(d.cfg.RunDir)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /status", health.NewStatusHandler(d))
+	mux.HandleFunc("POST /at", d.handleAT)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, nil
+}
+
+// handleAT runs one AT command for `failberry at`, between the daemon's own
+// use of the modem. While online the modem's only port carries PPP, so AT is
+// refused rather than breaking the link.
+func (d *Daemon) handleAT(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 512))
+	cmd := strings.TrimSpace(string(b))
+	if err != nil || cmd == "" || !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
+		http.Error(w, "send one AT command, e.g. AT+CSQ", http.StatusBadRequest)
+		return
+	}
+	out, err := d.RunAT(r.Context(), cmd)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	fmt.Fprint(w, out)
+}
+
+// ErrModemBusy means the modem's port is in use by PPP.
+var ErrModemBusy = errors.New("the modem is online: its port carries PPP, so AT commands would break the link")
+
+// RunAT sends one command to the modem when the daemon is not using it.
+func (d *Daemon) RunAT(ctx context.Context, cmd string) (string, error) {
+	switch d.st.currentPhase() {
+	case PhaseOnline, PhaseConnecting:
+		return "", ErrModemBusy
+	}
+	tty := d.st.currentTTY()
+	if tty == "" {
+		return "", errModemGone
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if !lockCtx(ctx, &d.modemMu) {
+		return "", fmt.Errorf("modem busy: %w", ctx.Err())
+	}
+	defer d.modemMu.Unlock()
+	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errModemGone, err)
+	}
+	defer p.Close()
+	resp, err := d.engine(p).Command(ctx, cmd, 10*time.Second)
+	var sb strings.Builder
+	for _, l := range resp.Lines {
+		sb.WriteString(l + "\n")
+	}
+	if resp.Final != "" {
+		sb.WriteString(resp.Final + "\n")
+	}
+	if err != nil && resp.Final == "" {
+		return sb.String(), err
+	}
+	return sb.String(), nil
+}
+
+// lockCtx takes mu unless ctx ends first.
+func lockCtx(ctx context.Context, mu interface{ TryLock() bool }) bool {
+	for {
+		if mu.TryLock() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Dial returns a client for the control socket.
+func ControlClient(runDir string) *http.Client {
+	sock := ControlSocket(runDir)
+	return &http.Client{
+		Timeout: 40 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var dl net.Dialer
+			return dl.DialContext(ctx, "unix", sock)
+		}},
+	}
+}

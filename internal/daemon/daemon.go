@@ -1,0 +1,240 @@
+// Package daemon is failberry's main loop: it ties the modem, pppd, the
+// default route, the firewall, the probes and the recovery ladder together.
+//
+// One goroutine (supervise) owns the modem and the link and runs sessions one
+// after another: find the modem, bring it up over AT, dial, run pppd until the
+// link fails, classify the failure, and take the recovery ladder's next step.
+// Everything else (HTTP listeners, firewall upkeep, the watchdog) reads the
+// state it publishes and never blocks it.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/systemd"
+)
+
+// Linkname is pppd's linkname: its pid file /run/ppp-failberry.pid lets a
+// restarted daemon find and stop a pppd left by a crash.
+const Linkname = "failberry"
+
+// Options are the daemon's inputs. Roots are parameters so tests and the
+// bench can point them elsewhere.
+type Options struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	SysRoot string // "/sys"
+	DevRoot string // "/dev"
+	RunRoot string // "/run": where pppd writes its pid file
+	Events  *systemd.Events
+}
+
+// Daemon is one running failberry. Create it with New and start it with Run.
+type Daemon struct {
+	cfg    config.Config
+	opts   Options
+	log    *slog.Logger
+	events *systemd.Events
+	notify *systemd.Notifier
+	beat   *health.Heartbeat
+	st     *state
+
+	fw     *firewall.Firewall
+	rules  firewall.Ruleset
+	routes *route.Manager
+	ladder *Ladder
+	reboot *RebootGuard
+	pins   modem.PINStore
+
+	// modemMu is held while the daemon talks AT; `failberry at` takes it too.
+	modemMu sync.Mutex
+	prober  *health.Prober // the current session's, nil while offline
+}
+
+// New checks what can be checked before anything is touched: a config that
+// does not build a valid firewall policy fails here, with the system untouched.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, r := range []*string{&opts.SysRoot, &opts.DevRoot, &opts.RunRoot} {
+		if *r == "" {
+			*r = map[*string]string{&opts.SysRoot: "/sys", &opts.DevRoot: "/dev", &opts.RunRoot: "/run"}[r]
+		}
+	}
+	if opts.Events == nil {
+		opts.Events = systemd.NewEvents(opts.Logger)
+	}
+	cfg := opts.Config
+	rules, err := firewall.Build(FirewallPolicy(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("firewall policy: %w", err)
+	}
+	mode := route.ModeReplace
+	if cfg.Route.Mode == "metric" {
+		mode = route.ModeMetric
+	}
+	d := &Daemon{
+		cfg: cfg, opts: opts, log: opts.Logger, events: opts.Events,
+		notify: systemd.NewNotifier(),
+		beat:   health.NewHeartbeat(heartbeatMaxAge),
+		st:     newState(),
+		rules:  rules,
+		routes: route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
+		ladder: NewLadder(LadderConfigFrom(cfg.Recovery)),
+		reboot: &RebootGuard{
+			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
+			MinUptime: cfg.Recovery.Reboot.MinUptime,
+		},
+		pins: modem.NewFilePINStore(filepath.Join(cfg.StateDir, "rejected-pins")),
+	}
+	if cfg.Recovery.Reboot.Enabled {
+		d.reboot.MaxPerDay = cfg.Recovery.Reboot.MaxPerDay
+	}
+	return d, nil
+}
+
+// heartbeatMaxAge is how old the main loop's last beat may be while the
+// daemon still counts as alive (the public endpoint's 200, the watchdog).
+const heartbeatMaxAge = 20 * time.Second
+
+// Run runs until ctx is cancelled, then stops pppd and removes the rules and
+// routes it added. It returns an error only for a failure to start.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.beat.Beat()
+	if err := pppd.KillStale(d.opts.RunRoot, Linkname, d.log); err != nil {
+		d.log.Warn("stale pppd", "err", err)
+	}
+	if err := d.startFirewall(); err != nil {
+		return err
+	}
+	defer d.stopFirewall()
+	servers, err := d.listen()
+	if err != nil {
+		return err
+	}
+	defer shutdown(servers)
+	d.notify.Ready()
+	d.events.Emit(systemd.DaemonStarted, "failberry started", map[string]string{"CONFIG_APN": d.cfg.Modem.APN})
+	defer d.events.Emit(systemd.DaemonStopped, "failberry stopped", nil)
+	defer d.notify.Stopping()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d.notify.Watchdog(ctx, d.beat.Last) }()
+	if d.fw != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.keepFirewall(ctx) }()
+	}
+	d.supervise(ctx)
+	wg.Wait()
+	return nil
+}
+
+// startFirewall removes what a crashed run left, then applies the policy.
+func (d *Daemon) startFirewall() error {
+	if !d.cfg.Firewall.Enabled {
+		return nil
+	}
+	fw, err := firewall.NewSystem(d.log.With("component", "firewall"), d.cfg.Firewall.IPv6)
+	if err != nil {
+		return fmt.Errorf("firewall: %w", err)
+	}
+	d.fw = fw
+	if err := fw.Cleanup(); err != nil {
+		return fmt.Errorf("firewall: removing leftovers: %w", err)
+	}
+	if err := firewall.EnableForwarding("/proc", true, d.cfg.Firewall.IPv6); err != nil {
+		return fmt.Errorf("firewall: %w", err)
+	}
+	if err := fw.Apply(d.rules); err != nil {
+		d.st.setFirewall(false, err)
+		return fmt.Errorf("firewall: %w", err)
+	}
+	d.st.setFirewall(true, nil)
+	return nil
+}
+
+func (d *Daemon) keepFirewall(ctx context.Context) {
+	err := d.fw.Keep(ctx, d.rules, d.cfg.Firewall.ReconcileInterval)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		d.log.Error("firewall upkeep stopped", "err", err)
+		d.st.setFirewall(false, err)
+	}
+}
+
+func (d *Daemon) stopFirewall() {
+	if d.fw == nil {
+		return
+	}
+	if err := d.fw.Cleanup(); err != nil {
+		d.log.Error("firewall: removing rules at stop", "err", err)
+	}
+}
+
+// listen binds the public health endpoint, the status listener and the
+// control socket before READY=1, so a port clash fails the start.
+func (d *Daemon) listen() ([]*http.Server, error) {
+	var servers []*http.Server
+	bind := func(network, addr string, srv *http.Server) error {
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		servers = append(servers, srv)
+		go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
+		return nil
+	}
+	public := health.NewPublicServer(d.cfg.Health.Listen, health.NewPublicHandler(d.beat, d))
+	if err := bind("tcp", d.cfg.Health.Listen, public); err != nil {
+		return nil, err
+	}
+	if a := d.cfg.Health.StatusListen; a != "" {
+		srv := &http.Server{Handler: health.NewStatusHandler(d), ReadHeaderTimeout: 5 * time.Second}
+		if err := bind("tcp", a, srv); err != nil {
+			shutdown(servers)
+			return nil, err
+		}
+	}
+	ctl, err := d.controlServer()
+	if err == nil {
+		err = bind("unix", ControlSocket(d.cfg.RunDir), ctl)
+	}
+	if err != nil {
+		shutdown(servers)
+		return nil, err
+	}
+	return servers, nil
+}
+
+func shutdown(servers []*http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(ctx)
+	}
+}
+
+// CellularOK reports whether the cellular path passes its probes right now:
+// the public /cellular endpoint.
+func (d *Daemon) CellularOK() bool {
+	d.st.mu.Lock()
+	p := d.prober
+	online := d.st.phase == PhaseOnline
+	d.st.mu.Unlock()
+	return online && p != nil && p.CellularOK()
+}

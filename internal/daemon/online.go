@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/systemd"
+)
+
+var (
+	// errPathDown: pppd is up but the probes fail ("connected, no traffic").
+	errPathDown = errors.New("cellular path down: probes fail over the link")
+	// errLinkTimeout: pppd ran but the interface never came up with an address.
+	errLinkTimeout = errors.New("PPP link did not come up")
+)
+
+// online supervises a running pppd: it installs the default route when the
+// interface comes up, runs the probes over it, and returns when pppd exits,
+// the probes declare the path down, or ctx ends. pppd is always stopped and
+// the route withdrawn before it returns.
+func (d *Daemon) online(ctx context.Context, proc *pppd.Process) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	links := make(chan route.Link, 16)
+	iface := pppd.Interface(d.pppdOptions())
+	go func() {
+		err := route.WatchLink(ctx, iface, func(l route.Link) {
+			select {
+			case links <- l:
+			case <-ctx.Done():
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("watching the ppp link", "err", err)
+		}
+	}()
+	s := &onlineSession{d: d, proc: proc}
+	defer s.end()
+	return s.loop(ctx, links)
+}
+
+// onlineSession is the state of one online period.
+type onlineSession struct {
+	d       *Daemon
+	proc    *pppd.Process
+	link    route.Link // the last ready link, zero until up
+	prober  *health.Prober
+	changes <-chan bool
+	stopPr  context.CancelFunc
+}
+
+func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error {
+	upTimer := time.NewTimer(linkUpTimeout)
+	defer upTimer.Stop()
+	tick := time.NewTicker(statusInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.proc.Done():
+			return fmt.Errorf("pppd: %w", s.proc.Wait())
+		case l := <-links:
+			if err := s.linkChanged(ctx, l); err != nil {
+				return err
+			}
+			if s.link.Ready() {
+				upTimer.Stop()
+			}
+		case up := <-s.changes:
+			if !up {
+				return errPathDown
+			}
+			s.d.events.Emit(systemd.PathUp, "cellular path passes its probes", map[string]string{"INTERFACE": s.link.Name})
+		case <-upTimer.C:
+			return errLinkTimeout
+		case <-tick.C:
+			s.d.beat.Beat()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// linkChanged reacts to the ppp interface appearing, getting its address,
+// changing it, or going away.
+func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
+	s.d.st.setLink(l)
+	switch {
+	case l.Ready() && !s.link.Ready():
+		return s.up(ctx, l)
+	case l.Ready() && l.Local != s.link.Local:
+		s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
+		flushConntrack(s.d, s.link.Local)
+		s.link = l
+		return s.d.routes.Apply(l)
+	case !l.Ready() && s.link.Ready():
+		s.d.log.Info("ppp link went down", "interface", l.Name)
+	}
+	return nil
+}
+
+func (s *onlineSession) up(ctx context.Context, l route.Link) error {
+	d := s.d
+	if err := d.routes.Apply(l); err != nil {
+		return fmt.Errorf("default route via %s: %w", l.Name, err)
+	}
+	s.link = l
+	d.ladder.Success()
+	d.st.setLadder(StepRedial, 0)
+	info := d.st.snapshotInfo()
+	d.setPhase(PhaseOnline, statusLine(l, info))
+	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
+		"INTERFACE": l.Name, "LOCAL": l.Local.String(), "PEER": l.Peer.String(), "OPERATOR": info.Operator,
+	})
+	s.startProber(ctx, l.Name)
+	return nil
+}
+
+func (s *onlineSession) startProber(ctx context.Context, iface string) {
+	cfg := s.d.proberConfig(iface)
+	if len(cfg.Targets) == 0 {
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	p := health.NewProber(cfg, s.d.log.With("component", "probe"))
+	s.prober, s.changes, s.stopPr = p, p.Changes(), cancel
+	s.d.st.mu.Lock()
+	s.d.prober = p
+	s.d.st.mu.Unlock()
+	go func() {
+		if err := p.Run(pctx); err != nil {
+			s.d.log.Error("probes stopped", "err", err)
+		}
+	}()
+}
+
+// end stops pppd and the probes, withdraws the route and forgets the
+// connections of the address that is gone.
+func (s *onlineSession) end() {
+	d := s.d
+	if s.stopPr != nil {
+		s.stopPr()
+	}
+	d.st.mu.Lock()
+	d.prober = nil
+	d.st.mu.Unlock()
+	if err := s.proc.Stop(pppdStopGrace); err != nil {
+		d.log.Debug("stopping pppd", "err", err)
+	}
+	if err := d.routes.Withdraw(); err != nil {
+		d.log.Error("withdrawing the default route", "err", err)
+	}
+	d.st.setLink(route.Link{})
+	if s.link.Ready() {
+		flushConntrack(d, s.link.Local)
+		d.events.Emit(systemd.LinkDown, "cellular link down", map[string]string{"INTERFACE": s.link.Name, "LOCAL": s.link.Local.String()})
+	}
+}
+
+// flushConntrack forgets the connections of an address the link no longer
+// has, so NATed sessions re-establish at once instead of black-holing.
+func flushConntrack(d *Daemon, addr netip.Addr) {
+	if !addr.IsValid() {
+		return
+	}
+	n, err := firewall.FlushConntrack(addr)
+	if err != nil {
+		d.log.Warn("flushing conntrack", "addr", addr, "err", err)
+		return
+	}
+	d.log.Debug("conntrack flushed", "addr", addr, "entries", n)
+}
+
+func (s *state) snapshotInfo() modem.Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}

@@ -1,0 +1,214 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/systemd"
+	"github.com/failberry/failberry/usbpower"
+)
+
+const (
+	reenumTimeout = 60 * time.Second
+	resetTimeout  = 20 * time.Second
+)
+
+// locate finds the modem's AT port. The first time it waits as long as it
+// takes (the modem may not be plugged in yet); later it gives up after
+// locateTimeout so the ladder can act on a modem that vanished.
+func (d *Daemon) locate(ctx context.Context) (string, error) {
+	d.setPhase(PhaseSearching, "")
+	sel := modem.Selector{VIDPID: d.cfg.Modem.USBID, Interface: d.cfg.Modem.Interface}
+	if d.cfg.Modem.Device != "auto" {
+		sel.Device = d.cfg.Modem.Device
+	}
+	lctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	defer cancel()
+	stop := d.beatWhile(lctx)
+	defer stop()
+	c, err := modem.Locate(lctx, sel, d.opts.SysRoot, d.opts.DevRoot, d.probeAT, time.Second)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errModemGone, err)
+	}
+	if d.st.currentTTY() != c.DevPath {
+		d.log.Info("modem found", "tty", c.DevPath, "usb", c.VID+":"+c.PID, "interface", c.Interface, "device", c.USBDevice)
+	}
+	d.st.setTTY(c.DevPath)
+	if loc, err := usbpower.LocateTTY(d.opts.SysRoot, c.DevPath); err == nil {
+		d.st.mu.Lock()
+		d.st.usbLoc = loc
+		d.st.mu.Unlock()
+	}
+	return c.DevPath, nil
+}
+
+// beatWhile keeps the heartbeat going during a bounded wait that does not
+// return to the main loop; stop it when the wait ends.
+func (d *Daemon) beatWhile(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(statusInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				d.beat.Beat()
+			}
+		}
+	}()
+	return cancel
+}
+
+// probeAT is discovery's test of a candidate port: does it answer AT? A port
+// in data mode (a call left up) counts: wake() escapes it later.
+func (d *Daemon) probeAT(ctx context.Context, path string) bool {
+	if !d.modemMu.TryLock() {
+		return false
+	}
+	defer d.modemMu.Unlock()
+	p, err := modem.OpenSerial(path, d.cfg.Modem.Baud)
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	eng := d.engine(p)
+	for range 2 {
+		if _, err := eng.Command(ctx, "AT", wakeTimeout); err == nil {
+			return true
+		}
+	}
+	return d.st.currentTTY() == path // our modem, silent: let the ladder decide
+}
+
+// takeStep carries out a recovery action. Failures are logged: the next
+// session's outcome tells the ladder whether it helped.
+func (d *Daemon) takeStep(ctx context.Context, act Action) {
+	var err error
+	switch act.Step {
+	case StepModemReset:
+		err = d.resetModem(ctx, act.Attempt > 1)
+	case StepPowerCycle:
+		err = d.powerCycle(ctx)
+	case StepReboot:
+		err = d.rebootPi(ctx)
+	}
+	if err != nil {
+		d.log.Warn("recovery step failed", "step", act.Step.String(), "attempt", act.Attempt, "err", err)
+	}
+}
+
+// resetModem restarts the radio (AT+CFUN=4, AT+CFUN=1) or, from the second
+// attempt, the whole modem (AT+CFUN=1,1, which re-enumerates it on USB).
+func (d *Daemon) resetModem(ctx context.Context, full bool) error {
+	tty := d.st.currentTTY()
+	if tty == "" {
+		return errModemGone
+	}
+	d.modemMu.Lock()
+	defer d.modemMu.Unlock()
+	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errModemGone, err)
+	}
+	defer p.Close()
+	eng := d.engine(p)
+	if err := d.wake(ctx, eng); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, resetTimeout)
+	defer cancel()
+	return modem.Reset(rctx, eng, full)
+}
+
+// powerCycle cuts the modem's hub port power and waits for the modem to
+// enumerate again, under whatever tty name it gets.
+func (d *Daemon) powerCycle(ctx context.Context) error {
+	loc, err := d.modemLocation()
+	if err != nil {
+		return fmt.Errorf("power cycle: %w", err)
+	}
+	ctl, err := usbpower.NewGousb(d.opts.SysRoot, d.log.With("component", "usb"))
+	if err != nil {
+		return fmt.Errorf("power cycle: %w", err)
+	}
+	if c, ok := ctl.(io.Closer); ok {
+		defer c.Close()
+	}
+	c := usbpower.Cycler{Ctl: ctl, SysRoot: d.opts.SysRoot, Logger: d.log.With("component", "usb"),
+		OffTime: d.cfg.Recovery.PowerCycle.OffTime, Repeat: true}
+	stop := d.beatWhile(ctx)
+	defer stop()
+	start := time.Now()
+	t, err := c.Cycle(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("power cycle hub %s port %d: %w", loc.Hub, loc.Port, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, reenumTimeout)
+	defer cancel()
+	match := usbpower.MatchLocation(loc.Device, loc.Interface)
+	name, err := usbpower.WaitTTY(wctx, d.opts.SysRoot, match, 100*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("modem did not come back after the power cycle: %w", err)
+	}
+	tty := filepath.Join(d.opts.DevRoot, name)
+	d.st.setTTY(tty)
+	d.log.Info("modem re-enumerated", "tty", tty, "hub", loc.Hub, "port", loc.Port,
+		"off", t.Off.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// modemLocation is the hub port to switch: from the config when set, else
+// found from the modem's tty (remembered from the last time it was seen, so
+// a modem that vanished can still be power-cycled).
+func (d *Daemon) modemLocation() (usbpower.Location, error) {
+	pc := d.cfg.Recovery.PowerCycle
+	if pc.Hub != "" {
+		return usbpower.Location{Hub: pc.Hub, Port: pc.Port, Interface: -1}, nil
+	}
+	d.st.mu.Lock()
+	loc, tty := d.st.usbLoc, d.st.tty
+	d.st.mu.Unlock()
+	if tty != "" {
+		if l, err := usbpower.LocateTTY(d.opts.SysRoot, tty); err == nil {
+			d.st.mu.Lock()
+			d.st.usbLoc = l
+			d.st.mu.Unlock()
+			return l, nil
+		}
+	}
+	if loc.Hub == "" {
+		return loc, errors.New("the modem's hub port is unknown: set recovery.power_cycle.hub and port")
+	}
+	return loc, nil
+}
+
+// rebootPi reboots when the guard allows it; the count is durable first.
+func (d *Daemon) rebootPi(ctx context.Context) error {
+	ok, why, err := d.reboot.Allow()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d.log.Info("not rebooting", "why", why)
+		return nil
+	}
+	if err := d.reboot.Record(); err != nil {
+		return fmt.Errorf("recording the reboot (refusing to reboot without it): %w", err)
+	}
+	argv := d.cfg.Recovery.Reboot.Command
+	d.events.Emit(systemd.RecoveryExhausted, "rebooting: "+strings.Join(argv, " "), map[string]string{"STEP": StepReboot.String()})
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("reboot command %q: %v: %s", argv, err, out)
+	}
+	return nil
+}

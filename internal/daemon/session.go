@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/systemd"
+)
+
+// Bounds of the steps of one session. Each blocking step has a deadline, so
+// the main loop always comes back to beat the heartbeat.
+const (
+	locateTimeout  = 60 * time.Second
+	dialTimeout    = 60 * time.Second
+	linkUpTimeout  = 60 * time.Second
+	pppdStopGrace  = 5 * time.Second
+	wakeTimeout    = time.Second
+	statusInterval = 5 * time.Second
+)
+
+// errModemGone means the modem's tty is not there (unplugged, crashed off the
+// bus, or re-enumerating).
+var errModemGone = errors.New("modem not found")
+
+// supervise runs sessions until ctx ends, taking a recovery step after each
+// failure.
+func (d *Daemon) supervise(ctx context.Context) {
+	for ctx.Err() == nil {
+		d.beat.Beat()
+		err := d.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		class := Classify(err)
+		act := d.ladder.Next(class)
+		d.st.setLadder(act.Step, act.Attempt)
+		d.reportFailure(err, act)
+		if !d.sleep(ctx, act.Wait) {
+			return
+		}
+		d.takeStep(ctx, act)
+	}
+}
+
+// session finds and brings up the modem, dials, and runs PPP until the link
+// fails. It returns why it ended.
+func (d *Daemon) session(ctx context.Context) error {
+	tty, err := d.locate(ctx)
+	if err != nil {
+		return err
+	}
+	d.modemMu.Lock()
+	f, err := d.bringUpAndDial(ctx, tty)
+	d.modemMu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.setPhase(PhaseConnecting, tty)
+	proc, err := pppd.Start(ctx, d.pppdOptions(), f.File(), d.log.With("component", "pppd"))
+	f.Close() // pppd has its own copy of the descriptor
+	if err != nil {
+		return fmt.Errorf("starting pppd: %w", err)
+	}
+	return d.online(ctx, proc)
+}
+
+// bringUpAndDial does the AT part: bring-up over go.bug.st/serial, then the
+// dial on a plain file whose descriptor pppd inherits (as wvdial does).
+func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, error) {
+	d.setPhase(PhaseBringingUp, tty)
+	port, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
+	}
+	eng := d.engine(port)
+	if err := d.wake(ctx, eng); err != nil {
+		port.Close()
+		return nil, err
+	}
+	pin, err := d.cfg.ResolvePIN()
+	if err != nil && !errors.Is(err, config.ErrNoPIN) {
+		port.Close()
+		return nil, fmt.Errorf("%w: %v", errConfig, err)
+	}
+	info, err := modem.Bringup(ctx, eng, d.bringupConfig(pin), d.pins, d.st.setInfo)
+	port.Close()
+	d.st.setInfo(info)
+	if err != nil {
+		return nil, fmt.Errorf("bring-up: %w", err)
+	}
+	d.setPhase(PhaseDialing, tty)
+	f, err := modem.OpenDialFile(tty, d.cfg.Modem.Baud)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s to dial: %v", errModemGone, tty, err)
+	}
+	text, err := modem.Dial(ctx, d.engine(f), d.cfg.Modem.DialString, dialTimeout)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	d.log.Info("modem connected", "tty", tty, "connect", text, "operator", info.Operator)
+	return f, nil
+}
+
+// wake makes sure the modem answers AT in command mode. A modem left in data
+// mode by a pppd that was killed swallows AT: escape with +++ and hang up.
+func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
+	for range 2 {
+		if _, err := eng.Command(ctx, "AT", wakeTimeout); err == nil {
+			return nil
+		}
+	}
+	d.log.Info("modem silent: escaping a call left up", "step", "hangup")
+	if err := modem.Hangup(ctx, eng); err != nil {
+		d.log.Debug("hangup", "err", err)
+	}
+	if _, err := eng.Command(ctx, "AT", 2*wakeTimeout); err != nil {
+		return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
+	}
+	return nil
+}
+
+func (d *Daemon) engine(p modem.Port) *modem.Engine {
+	return modem.NewEngine(p, modem.EngineOptions{
+		Logger:  d.log.With("component", "at"),
+		Timeout: d.cfg.Modem.CommandTimeout,
+		OnURC:   func(line string) { d.log.Debug("unsolicited", "line", line) },
+	})
+}
+
+// sleep waits d, beating the heartbeat; false when ctx ended.
+func (d *Daemon) sleep(ctx context.Context, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		d.beat.Beat()
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ctx.Err() == nil
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(min(left, statusInterval)):
+		}
+	}
+}
+
+// reportFailure is the one event per failure: what happened and what the
+// ladder does next.
+func (d *Daemon) reportFailure(err error, act Action) {
+	kind := systemd.RecoveryStep
+	switch act.Reason {
+	case ClassSIM:
+		kind = systemd.SIMError
+		d.setPhase(PhaseSIM, errText(err))
+	case ClassRegistration:
+		kind = systemd.RegistrationError
+		d.setPhase(PhaseRecovering, errText(err))
+	default:
+		d.setPhase(PhaseRecovering, errText(err))
+	}
+	fields := map[string]string{
+		"STEP": act.Step.String(), "ATTEMPT": fmt.Sprint(act.Attempt),
+		"REASON": string(act.Reason), "ERROR": errText(err), "WAIT": act.Wait.String(),
+	}
+	msg := fmt.Sprintf("%s (%s): next %s attempt %d in %v", errText(err), act.Reason, act.Step, act.Attempt, act.Wait)
+	d.events.Emit(kind, msg, fields)
+	if kind != systemd.RecoveryStep {
+		d.events.Emit(systemd.RecoveryStep, msg, fields)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "ended"
+	}
+	return err.Error()
+}
+
+var _ io.Closer = (*modem.TTY)(nil)

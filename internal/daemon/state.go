@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/systemd"
+	"github.com/failberry/failberry/usbpower"
+	"github.com/vishvananda/netlink"
+)
+
+// Phase is what the main loop is doing, as `failberry status` shows it.
+type Phase string
+
+const (
+	PhaseStarting   Phase = "starting"
+	PhaseSearching  Phase = "searching for modem"
+	PhaseBringingUp Phase = "bringing up modem"
+	PhaseDialing    Phase = "dialing"
+	PhaseConnecting Phase = "negotiating PPP"
+	PhaseOnline     Phase = "online"
+	PhaseRecovering Phase = "recovering"
+	PhaseSIM        Phase = "SIM problem"
+)
+
+// state is what the main loop publishes for the status endpoint, STATUS= and
+// the public /cellular answer. Readers copy it under mu.
+type state struct {
+	mu        sync.Mutex
+	phase     Phase
+	since     time.Time
+	detail    string
+	tty       string
+	usbLoc    usbpower.Location // the modem's hub port, kept for when its tty is gone
+	info      modem.Info
+	link      route.Link
+	linkSince time.Time
+	step      Step
+	attempt   int
+	steps     map[string]uint64
+	fwApplied bool
+	fwErr     string
+}
+
+func newState() *state {
+	return &state{phase: PhaseStarting, since: time.Now(), steps: map[string]uint64{}}
+}
+
+// set changes the phase and returns the one-line STATUS= text when it changed.
+func (s *state) set(p Phase, detail string) (line string, changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == p && s.detail == detail {
+		return "", false
+	}
+	if s.phase != p {
+		s.since = time.Now()
+	}
+	s.phase, s.detail = p, detail
+	line = string(p)
+	if detail != "" {
+		line += ": " + detail
+	}
+	return line, true
+}
+
+func (s *state) setFirewall(applied bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fwApplied, s.fwErr = applied, ""
+	if err != nil {
+		s.fwErr = err.Error()
+	}
+}
+
+func (s *state) setInfo(i modem.Info) { s.mu.Lock(); s.info = i; s.mu.Unlock() }
+func (s *state) setTTY(t string)      { s.mu.Lock(); s.tty = t; s.mu.Unlock() }
+
+func (s *state) setLink(l route.Link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.Ready() && !s.link.Ready() {
+		s.linkSince = time.Now()
+	}
+	s.link = l
+}
+
+func (s *state) setLadder(st Step, attempt int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step, s.attempt = st, attempt
+	if attempt > 0 {
+		s.steps[st.String()]++
+	}
+}
+
+func (s *state) currentTTY() string  { s.mu.Lock(); defer s.mu.Unlock(); return s.tty }
+func (s *state) currentPhase() Phase { s.mu.Lock(); defer s.mu.Unlock(); return s.phase }
+
+// setPhase publishes a phase change to the state and to systemd's STATUS=.
+func (d *Daemon) setPhase(p Phase, detail string) {
+	if line, changed := d.st.set(p, detail); changed {
+		d.notify.Status(line)
+	}
+}
+
+// Status is the daemon's state for the status endpoint and `failberry status`.
+// Interface counters are read here, on request, never on a poll.
+func (d *Daemon) Status() health.Status {
+	s := d.st
+	s.mu.Lock()
+	out := health.Status{
+		State: string(s.phase), Since: s.since,
+		Modem: health.ModemStatus{
+			Manufacturer: s.info.Manufacturer, Model: s.info.Model, Operator: s.info.Operator,
+			Registration: s.info.Reg.String(), SIM: s.info.SIM.String(),
+		},
+		Link:     health.LinkStatus{Interface: pppd.Interface(d.pppdOptions()), Up: s.link.Ready()},
+		Ladder:   health.LadderStatus{Step: s.step.String(), Attempt: s.attempt, StepsTotal: copyMap(s.steps)},
+		Firewall: health.FirewallStatus{Applied: s.fwApplied, LastError: s.fwErr},
+	}
+	if s.detail != "" {
+		out.State += ": " + s.detail
+	}
+	if s.info.AcT != 0 || s.info.Operator != "" {
+		out.Modem.AccessTech = s.info.AcT.String()
+	}
+	if s.info.SignalKnown {
+		dbm := s.info.SignalDBM
+		out.Modem.SignalDBM = &dbm
+	}
+	if s.link.Ready() {
+		out.Link.Local, out.Link.Peer = s.link.Local.String(), s.link.Peer.String()
+		out.Link.Uptime = time.Since(s.linkSince).Round(time.Second).String()
+	}
+	prober := d.prober
+	s.mu.Unlock()
+	if out.Link.Up {
+		if l, err := netlink.LinkByName(out.Link.Interface); err == nil && l.Attrs().Statistics != nil {
+			out.Link.BytesIn, out.Link.BytesOut = l.Attrs().Statistics.RxBytes, l.Attrs().Statistics.TxBytes
+		}
+	}
+	if prober != nil {
+		out.Probes = prober.Snapshot()
+	}
+	for _, e := range d.events.Recent(10) {
+		out.Events = append(out.Events, health.Event{Time: e.Time, Kind: e.Kind, Message: e.Message})
+	}
+	return out
+}
+
+func copyMap(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// statusLine is the short state for logs: "online via ppp0 203.0.113.2".
+func statusLine(l route.Link, i modem.Info) string {
+	s := fmt.Sprintf("via %s %s", l.Name, l.Local)
+	if i.Operator != "" {
+		s += ", " + i.Operator
+	}
+	if i.SignalKnown {
+		s += fmt.Sprintf(", %d dBm", i.SignalDBM)
+	}
+	return s
+}
+
+var _ = systemd.LinkUp
