@@ -20,16 +20,20 @@ const (
 	resetTimeout  = 20 * time.Second
 )
 
-// locate finds the modem's AT port. The first time it waits as long as it
-// takes (the modem may not be plugged in yet); later it gives up after
-// locateTimeout so the ladder can act on a modem that vanished.
+// locate finds the modem's AT port. It gives up after locateTimeout (a modem
+// not plugged in yet is retried by the ladder), or relocateTimeout once the
+// modem was seen, so the ladder acts soon on a modem that vanished.
 func (d *Daemon) locate(ctx context.Context) (string, error) {
 	d.setPhase(PhaseSearching, "")
 	sel := modem.Selector{VIDPID: d.cfg.Modem.USBID, Interface: d.cfg.Modem.Interface}
 	if d.cfg.Modem.Device != "auto" {
 		sel.Device = d.cfg.Modem.Device
 	}
-	lctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	timeout := locateTimeout
+	if d.st.currentTTY() != "" {
+		timeout = relocateTimeout // it was here a moment ago: act sooner
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := d.beatWhile(lctx)
 	defer stop()

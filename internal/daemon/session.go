@@ -16,12 +16,13 @@ import (
 // Bounds of the steps of one session. Each blocking step has a deadline, so
 // the main loop always comes back to beat the heartbeat.
 const (
-	locateTimeout  = 60 * time.Second
-	dialTimeout    = 60 * time.Second
-	linkUpTimeout  = 60 * time.Second
-	pppdStopGrace  = 5 * time.Second
-	wakeTimeout    = time.Second
-	statusInterval = 5 * time.Second
+	locateTimeout   = 60 * time.Second
+	relocateTimeout = 15 * time.Second
+	dialTimeout     = 60 * time.Second
+	linkUpTimeout   = 60 * time.Second
+	pppdStopGrace   = 5 * time.Second
+	wakeTimeout     = time.Second
+	statusInterval  = 5 * time.Second
 )
 
 // errModemGone means the modem's tty is not there (unplugged, crashed off the
