@@ -47,12 +47,21 @@ func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 	cfg.Seed = time.Now().UnixNano()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = logger
-	vm, err := bench.Start(ctx, bench.Options{Work: t.TempDir(), Bin: binDir, Modem: cfg, Logger: logger})
+	work := t.TempDir()
+	if keep := os.Getenv("FAILBERRY_BENCH_KEEP"); keep != "" { // keep the logs for a look afterwards
+		work = filepath.Join(keep, t.Name())
+		os.RemoveAll(work)
+	}
+	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger})
 	if err != nil {
 		t.Fatalf("starting the bench VM: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
+			diag, err := vm.Run(dctx, 15*time.Second, diagScript)
+			dcancel()
+			t.Logf("guest state at failure (%v):\n%s", err, diag)
 			var b strings.Builder
 			vm.Report(&b)
 			t.Log(b.String())
@@ -62,6 +71,18 @@ func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 	t.Logf("VM up in %v", vm.Boot.Round(100*time.Millisecond))
 	return ctx, vm
 }
+
+// diagScript shows the guest's network state when a scenario fails.
+const diagScript = `set +e
+echo "## processes"; ps -eo pid,stat,args | grep -E 'pppd|failberry|socat' | grep -v grep
+for ns in "" lan isp; do
+  x=; [ -n "$ns" ] && x="ip netns exec $ns"
+  echo "## netns ${ns:-gateway}: addresses"; $x ip -br addr
+  echo "## routes"; $x ip route; $x ip -6 route
+done
+echo "## iptables"; iptables-save | grep -v '^#'
+echo "## conntrack"; conntrack -L 2>/dev/null | head -30
+echo "## sysctl"; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`
 
 type testWriter struct{ t *testing.T }
 

@@ -63,6 +63,9 @@ type Daemon struct {
 	// modemMu is held while the daemon talks AT; `failberry at` takes it too.
 	modemMu sync.Mutex
 	prober  *health.Prober // the current session's, nil while offline
+
+	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
+	fwErr  error
 }
 
 // New checks what can be checked before anything is touched: a config that
@@ -114,35 +117,57 @@ const heartbeatMaxAge = 20 * time.Second
 
 // Run runs until ctx is cancelled, then stops pppd and removes the rules and
 // routes it added. It returns an error only for a failure to start.
+//
+// The firewall is applied while the modem comes up (iptables is slow on a Pi
+// and the AT bring-up needs no firewall); pppd starts only once it is applied,
+// and READY=1 is sent then.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.beat.Beat()
 	if err := pppd.KillStale(d.opts.RunRoot, Linkname, d.log); err != nil {
 		d.log.Warn("stale pppd", "err", err)
 	}
-	if err := d.startFirewall(); err != nil {
-		return err
-	}
-	defer d.stopFirewall()
 	servers, err := d.listen()
 	if err != nil {
 		return err
 	}
 	defer shutdown(servers)
-	d.notify.Ready()
-	d.events.Emit(systemd.DaemonStarted, "failberry started", map[string]string{"CONFIG_APN": d.cfg.Modem.APN})
-	defer d.events.Emit(systemd.DaemonStopped, "failberry stopped", nil)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	d.fwDone = make(chan struct{})
+	go func() {
+		defer close(d.fwDone)
+		if d.fwErr = d.startFirewall(); d.fwErr != nil {
+			cancel(d.fwErr)
+			return
+		}
+		d.notify.Ready()
+		d.events.Emit(systemd.DaemonStarted, "failberry started", map[string]string{"CONFIG_APN": d.cfg.Modem.APN})
+	}()
+	defer d.stopFirewall()
 	defer d.notify.Stopping()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); d.notify.Watchdog(ctx, d.beat.Last) }()
-	if d.fw != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); d.keepFirewall(ctx) }()
-	}
+	go func() { defer wg.Done(); d.keepFirewall(ctx) }()
 	d.supervise(ctx)
 	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	d.events.Emit(systemd.DaemonStopped, "failberry stopped", nil)
 	return nil
+}
+
+// firewallReady waits until the firewall is applied: the link must never be
+// up without it.
+func (d *Daemon) firewallReady(ctx context.Context) error {
+	select {
+	case <-d.fwDone:
+		return d.fwErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // startFirewall removes what a crashed run left, then applies the policy.
@@ -170,6 +195,9 @@ func (d *Daemon) startFirewall() error {
 }
 
 func (d *Daemon) keepFirewall(ctx context.Context) {
+	if d.firewallReady(ctx) != nil || d.fw == nil {
+		return
+	}
 	err := d.fw.Keep(ctx, d.rules, d.cfg.Firewall.ReconcileInterval)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		d.log.Error("firewall upkeep stopped", "err", err)
@@ -178,6 +206,7 @@ func (d *Daemon) keepFirewall(ctx context.Context) {
 }
 
 func (d *Daemon) stopFirewall() {
+	<-d.fwDone
 	if d.fw == nil {
 		return
 	}

@@ -72,9 +72,13 @@ func (d *Daemon) beatWhile(ctx context.Context) (stop func()) {
 	return cancel
 }
 
-// probeAT is discovery's test of a candidate port: does it answer AT? A port
-// in data mode (a call left up) counts: wake() escapes it later.
+// probeAT is discovery's test of a candidate port: does it answer AT? The
+// port the modem was last seen on counts without a probe: a call left up
+// swallows AT, and wake() escapes it, or the ladder acts on a silent modem.
 func (d *Daemon) probeAT(ctx context.Context, path string) bool {
+	if path == d.st.currentTTY() {
+		return true
+	}
 	if !d.modemMu.TryLock() {
 		return false
 	}
@@ -90,7 +94,7 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 			return true
 		}
 	}
-	return d.st.currentTTY() == path // our modem, silent: let the ladder decide
+	return false
 }
 
 // takeStep carries out a recovery action. Failures are logged: the next

@@ -62,6 +62,10 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.firewallReady(ctx); err != nil {
+		f.Close()
+		return err
+	}
 	d.setPhase(PhaseConnecting, tty)
 	proc, err := pppd.Start(ctx, d.pppdOptions(), f.File(), d.log.With("component", "pppd"))
 	f.Close() // pppd has its own copy of the descriptor
@@ -112,10 +116,8 @@ func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, er
 // wake makes sure the modem answers AT in command mode. A modem left in data
 // mode by a pppd that was killed swallows AT: escape with +++ and hang up.
 func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
-	for range 2 {
-		if _, err := eng.Command(ctx, "AT", wakeTimeout); err == nil {
-			return nil
-		}
+	if _, err := eng.Command(ctx, "AT", wakeTimeout/2); err == nil {
+		return nil
 	}
 	d.log.Info("modem silent: escaping a call left up", "step", "hangup")
 	if err := modem.Hangup(ctx, eng); err != nil {

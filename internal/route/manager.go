@@ -172,7 +172,11 @@ func (m *Manager) metricFor(family int) int {
 
 // defaults lists the default routes of the main table.
 func (m *Manager) defaults(family int) ([]netlink.Route, error) {
-	rs, err := m.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	var rs []netlink.Route
+	err := retryDump(func() (err error) {
+		rs, err = m.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s routes: %w", familyName(family), err)
 	}

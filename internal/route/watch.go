@@ -133,7 +133,8 @@ func readLink(h *netlink.Handle, name string) (Link, error) {
 	}
 	l.Index = nl.Attrs().Index
 	l.Up = nl.Attrs().Flags&net.FlagUp != 0
-	addrs, err := h.AddrList(nl, netlink.FAMILY_ALL)
+	var addrs []netlink.Addr
+	err = retryDump(func() (err error) { addrs, err = h.AddrList(nl, netlink.FAMILY_ALL); return err })
 	if err != nil {
 		return l, fmt.Errorf("read addresses of %s: %w", name, err)
 	}
@@ -156,4 +157,17 @@ func readLink(h *netlink.Handle, name string) (Link, error) {
 	}
 	slices.SortFunc(l.Local6, netip.Addr.Compare)
 	return l, nil
+}
+
+// retryDump repeats a netlink dump the kernel interrupted because the table
+// changed under it (NLM_F_DUMP_INTR): common while pppd is configuring the
+// link, and harmless when simply asked again.
+func retryDump(dump func() error) error {
+	var err error
+	for range 5 {
+		if err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+	}
+	return err
 }

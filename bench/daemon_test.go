@@ -1,0 +1,156 @@
+//go:build bench
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/bench"
+	"github.com/failberry/failberry/modem/sim"
+)
+
+// benchConfig is the failberry.yaml the daemon runs with on the bench: the
+// defaults, with probes aimed at the bench's internet host and timers short
+// enough for a test.
+const benchConfig = `modem:
+  apn: internet
+%s
+ppp:
+  lcp_echo_interval: 1
+  lcp_echo_failure: 3
+health:
+  listen: ":9000"
+  status_listen: "127.0.0.1:9001"
+  probes:
+    targets: ["icmp:198.51.100.10", "tcp:198.51.100.10:80"]
+    quorum: 1
+    interval: 5s
+    failing_interval: 1s
+    timeout: 1s
+    max_latency: 1s
+    down_after: 3
+    up_after: 1
+    budget_bytes_per_day: 0
+recovery:
+  redial: {attempts: 2, backoff: 1s, max_backoff: 2s}
+  modem_reset: {attempts: 1, backoff: 1s, max_backoff: 1s}
+  power_cycle: {attempts: 2, backoff: 1s, max_backoff: 2s, off_time: 1s}
+  sim_retry: 1m
+`
+
+// startDaemon writes the config into the VM's work dir and starts
+// `failberry run` in the background; its log is failberry.log.
+func startDaemon(t *testing.T, ctx context.Context, vm *bench.VM, extraModem string) time.Time {
+	t.Helper()
+	cfg := fmt.Sprintf(benchConfig, extraModem)
+	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	background(t, ctx, vm, "failberry.log", `exec /mnt/bin/failberry run --config /mnt/failberry.yaml`)
+	return start
+}
+
+// internetServer answers TCP on the internet host (port 80) for the probes.
+func internetServer(t *testing.T, ctx context.Context, vm *bench.VM) {
+	t.Helper()
+	background(t, ctx, vm, "internet-http.log",
+		`exec ip netns exec isp socat TCP-LISTEN:80,bind=198.51.100.10,fork,reuseaddr SYSTEM:'echo HTTP/1.0 204 No Content; echo'`)
+}
+
+// lanReachesInternet waits until the lan host pings the internet host through
+// the gateway and returns how long that took from since.
+func lanReachesInternet(t *testing.T, ctx context.Context, vm *bench.VM, since time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	waitGuest(t, ctx, vm, within, `ip netns exec lan ping -c 1 -W 1 198.51.100.10`)
+	return time.Since(since)
+}
+
+func pppdPids(t *testing.T, ctx context.Context, vm *bench.VM) []string {
+	t.Helper()
+	// The carrier's pppd runs on ttyS1; the gateway's has no device argument.
+	out, _ := vm.Run(ctx, 5*time.Second, `for p in $(pidof pppd); do grep -q ttyS1 /proc/$p/cmdline || echo $p; done`)
+	return strings.Fields(out)
+}
+
+func TestDaemonDialsAndRedials(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{})
+	setupNetworks(t, ctx, vm)
+	internetServer(t, ctx, vm)
+	start := startDaemon(t, ctx, vm, "")
+	online := lanReachesInternet(t, ctx, vm, start, 60*time.Second)
+	t.Logf("scenario daemon-online: failberry run -> lan reaches internet in %v", online.Round(100*time.Millisecond))
+
+	out := guest(t, ctx, vm, 10*time.Second, `/mnt/bin/failberry status --config /mnt/failberry.yaml`)
+	for _, want := range []string{"online", "203.0.113.2", "Bench Mobile"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failberry status lacks %q:\n%s", want, out)
+		}
+	}
+	// The public endpoint answers on the cellular address, as Route 53 sees it.
+	guest(t, ctx, vm, 10*time.Second, `ip netns exec isp sh -c 'printf "GET /cellular HTTP/1.0\r\n\r\n" | socat -t 5 - TCP:203.0.113.2:9000 | grep -q "200 OK"'`)
+
+	pids := pppdPids(t, ctx, vm)
+	if len(pids) != 1 {
+		t.Fatalf("want one gateway pppd, got %v", pids)
+	}
+	killed := time.Now()
+	guest(t, ctx, vm, 5*time.Second, "kill -9 "+pids[0])
+	back := lanReachesInternet(t, ctx, vm, killed, 60*time.Second)
+	t.Logf("scenario pppd-kill: kill -9 pppd -> lan reaches internet again in %v", back.Round(100*time.Millisecond))
+	if p := pppdPids(t, ctx, vm); len(p) != 1 || p[0] == pids[0] {
+		t.Errorf("after the kill want one new pppd, got %v (old %s)", p, pids[0])
+	}
+	if n := vm.Modem.Snapshot().Calls; n != 2 {
+		t.Errorf("modem saw %d calls, want 2 (dial, redial)", n)
+	}
+}
+
+func TestDaemonSIMRemovedNeverPowerCycles(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{})
+	vm.Modem.SetFault(sim.FaultSIMRemoved)
+	setupNetworks(t, ctx, vm)
+	startDaemon(t, ctx, vm, "")
+	var out string
+	waitFor(t, 60*time.Second, "status reports the missing SIM", func() bool {
+		out, _ = vm.Run(ctx, 10*time.Second, `/mnt/bin/failberry status --config /mnt/failberry.yaml`)
+		return strings.Contains(out, "SIM not inserted")
+	})
+	t.Logf("status:\n%s", out)
+	time.Sleep(10 * time.Second) // a wrong ladder would reach the power cycle by now
+	trace, _ := os.ReadFile(filepath.Join(vm.Work, "qemu-trace.log"))
+	if strings.Contains(string(trace), "usb_hub_clear_port_feature") {
+		t.Fatalf("a SIM problem led to a USB power cycle:\n%s", trace)
+	}
+	log, _ := os.ReadFile(filepath.Join(vm.Work, "failberry.log"))
+	if n := strings.Count(string(log), "bring-up"); n > 2 {
+		t.Errorf("retried %d times in 10 s: a SIM problem must retry slowly", n)
+	}
+}
+
+func TestDaemonWrongPINSentOnce(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{PIN: "1234", PUK: "12345678"})
+	setupNetworks(t, ctx, vm)
+	startDaemon(t, ctx, vm, "  pin: \"4321\"")
+	waitFor(t, 60*time.Second, "the wrong PIN is tried", func() bool { return vm.Modem.Snapshot().PINTries >= 1 })
+	// A restarted daemon (as systemd would do) must not try it again either.
+	time.Sleep(3 * time.Second)
+	guest(t, ctx, vm, 10*time.Second, `pkill -f 'failberry run'; sleep 1`)
+	background(t, ctx, vm, "failberry-2.log", `exec /mnt/bin/failberry run --config /mnt/failberry.yaml`)
+	var out string
+	waitFor(t, 30*time.Second, "status reports the rejected PIN", func() bool {
+		out, _ = vm.Run(ctx, 10*time.Second, `/mnt/bin/failberry status --config /mnt/failberry.yaml`)
+		return strings.Contains(out, "PIN")
+	})
+	st := vm.Modem.Snapshot()
+	if st.PINTries != 1 {
+		t.Fatalf("the SIM saw %d PIN attempts, want exactly 1 (attempts left %d)", st.PINTries, st.PINAttemptsLeft)
+	}
+	t.Logf("status after restart:\n%s", out)
+}
