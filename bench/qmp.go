@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
+
+	"github.com/failberry/failberry/modem/sim"
 )
 
 // qmpConn is a minimal QEMU Machine Protocol client: enough to unplug and
@@ -87,4 +90,39 @@ func (vm *VM) Replug() error {
 		"bus": "xhci.0", "port": fmt.Sprintf("1.%d", ModemHubPort),
 	})
 	return err
+}
+
+// reenumerate unplugs the modem's USB device and plugs it in again, as a
+// modem does when it reboots.
+func (vm *VM) reenumerate() {
+	if err := vm.Unplug(); err != nil {
+		vm.log.Warn("re-enumerate: unplug", "err", err)
+		return
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := vm.Replug(); err != nil {
+		vm.log.Warn("re-enumerate: replug", "err", err)
+	}
+}
+
+// DropOffBus makes the modem crash off the USB bus: its device disappears
+// and it answers nothing. Like a real one, it comes back only when its hub
+// port's power is cut and restored.
+func (vm *VM) DropOffBus() error {
+	vm.Modem.SetFault(sim.FaultOffBus)
+	if err := vm.Unplug(); err != nil {
+		return err
+	}
+	go func() {
+		for vm.Modem.Snapshot().Powered { // wait for the power cut...
+			time.Sleep(50 * time.Millisecond)
+		}
+		for !vm.Modem.Snapshot().Powered { // ...and for power to return
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := vm.Replug(); err != nil {
+			vm.log.Warn("drop off bus: replug", "err", err)
+		}
+	}()
+	return nil
 }

@@ -82,6 +82,9 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	vm := &VM{Work: opts.Work, opts: opts, cancel: cancel, log: opts.Logger, Modem: sim.New(opts.Modem)}
+	// AT+CFUN=1,1 reboots a real modem, which leaves the bus and enumerates
+	// again: do the same to the emulated USB device.
+	vm.Modem.OnReboot = func() { go vm.reenumerate() }
 	start := time.Now()
 	if err := vm.startQemu(ctx, kernel, initrd); err != nil {
 		cancel()
@@ -117,6 +120,11 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 		"-device", "usb-hub,port-power=on,bus=xhci.0,port=1,id=hub",
 		"-chardev", "socket,id=modem,path=" + vm.path("modem.sock") + ",server=on,wait=off",
 		"-device", fmt.Sprintf("usb-serial,id=modemdev,chardev=modem,bus=xhci.0,port=1.%d", ModemHubPort),
+		// A second USB serial adapter on hub port 3 that enumerates only when
+		// a test connects to its socket (PlugDecoy): it takes a tty name while
+		// the modem is off, so the modem comes back under another one.
+		"-chardev", "socket,id=decoy,path=" + vm.path("decoy.sock") + ",server=on,wait=off",
+		"-device", "usb-serial,id=decoydev,chardev=decoy,bus=xhci.0,port=1.3",
 		"-chardev", "file,id=con,path=" + vm.path("console.log"),
 		"-serial", "chardev:con",
 		"-chardev", "socket,id=isp,path=" + vm.path("isp.sock") + ",server=on,wait=off",
@@ -295,3 +303,17 @@ func copyFile(src, dst string) error {
 
 // errNotReady is returned while the guest's agent has not said it is ready.
 var errNotReady = errors.New("agent not ready")
+
+// WorkDir is the directory shared with the guest as /mnt.
+func (vm *VM) WorkDir() string { return vm.Work }
+
+// PlugDecoy attaches a second USB serial adapter (hub port 3): it takes the
+// lowest free ttyUSB name, as another device plugged in on a Pi would.
+func (vm *VM) PlugDecoy(ctx context.Context) error {
+	c, err := dialRetry(ctx, vm.path("decoy.sock"))
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); c.Close() }()
+	return nil
+}

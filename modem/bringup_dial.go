@@ -40,6 +40,9 @@ func Dial(ctx context.Context, e *Engine, dialString string, timeout time.Durati
 	return r.ConnectText, nil
 }
 
+// hangupTimeout bounds ATH after the escape.
+const hangupTimeout = 2 * time.Second
+
 // Hangup brings a modem still in data mode (pppd died without dropping DTR)
 // back to command mode: a guard time of silence, "+++", another guard time,
 // then ATH. A modem already in command mode just answers ATH.
@@ -55,7 +58,9 @@ func Hangup(ctx context.Context, e *Engine) error {
 	if err := e.drainUntil(ctx, e.guard, nil); err != nil {
 		return fmt.Errorf("hangup: %w", err)
 	}
-	if _, err := e.command(ctx, "ATH", 0); err != nil && !errors.Is(err, ErrNoCarrier) {
+	// A modem that ignored the escape will not answer ATH either: a short
+	// timeout lets the caller move on to a reset sooner.
+	if _, err := e.command(ctx, "ATH", hangupTimeout); err != nil && !errors.Is(err, ErrNoCarrier) {
 		return fmt.Errorf("hangup: %w", err)
 	}
 	return nil

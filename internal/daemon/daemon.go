@@ -175,7 +175,7 @@ func (d *Daemon) startFirewall() error {
 	if !d.cfg.Firewall.Enabled {
 		return nil
 	}
-	fw, err := firewall.NewSystem(d.log.With("component", "firewall"), d.cfg.Firewall.IPv6)
+	fw, err := firewall.NewSystem(d.log, d.cfg.Firewall.IPv6)
 	if err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	}

@@ -134,6 +134,7 @@ func (d *Daemon) resetModem(ctx context.Context, full bool) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, resetTimeout)
 	defer cancel()
+	defer d.st.markReset()
 	return modem.Reset(rctx, eng, full)
 }
 
@@ -144,14 +145,14 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("power cycle: %w", err)
 	}
-	ctl, err := usbpower.NewGousb(d.opts.SysRoot, d.log.With("component", "usb"))
+	ctl, err := usbpower.NewGousb(d.opts.SysRoot, d.log)
 	if err != nil {
 		return fmt.Errorf("power cycle: %w", err)
 	}
 	if c, ok := ctl.(io.Closer); ok {
 		defer c.Close()
 	}
-	c := usbpower.Cycler{Ctl: ctl, SysRoot: d.opts.SysRoot, Logger: d.log.With("component", "usb"),
+	c := usbpower.Cycler{Ctl: ctl, SysRoot: d.opts.SysRoot, Logger: d.log,
 		OffTime: d.cfg.Recovery.PowerCycle.OffTime, Repeat: true}
 	stop := d.beatWhile(ctx)
 	defer stop()
@@ -169,6 +170,7 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	}
 	tty := filepath.Join(d.opts.DevRoot, name)
 	d.st.setTTY(tty)
+	d.st.markReset()
 	d.log.Info("modem re-enumerated", "tty", tty, "hub", loc.Hub, "port", loc.Port,
 		"off", t.Off.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	return nil

@@ -22,6 +22,7 @@ const (
 	linkUpTimeout   = 60 * time.Second
 	pppdStopGrace   = 5 * time.Second
 	wakeTimeout     = time.Second
+	bootPatience    = 20 * time.Second // for a modem just reset or powered up to answer
 	statusInterval  = 5 * time.Second
 )
 
@@ -97,7 +98,7 @@ func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, er
 	port.Close()
 	d.st.setInfo(info)
 	if err != nil {
-		return nil, fmt.Errorf("bring-up: %w", err)
+		return nil, err
 	}
 	d.setPhase(PhaseDialing, tty)
 	f, err := modem.OpenDialFile(tty, d.cfg.Modem.Baud)
@@ -113,17 +114,28 @@ func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, er
 	return f, nil
 }
 
-// wake makes sure the modem answers AT in command mode. A modem left in data
-// mode by a pppd that was killed swallows AT: escape with +++ and hang up.
+// wake makes sure the modem answers AT in command mode. A modem that was just
+// reset or powered up gets bootPatience to start answering. A modem left in
+// data mode by a pppd that was killed swallows AT: escape with +++ and hang up.
 func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
-	if _, err := eng.Command(ctx, "AT", wakeTimeout/2); err == nil {
-		return nil
+	patience := wakeTimeout / 2
+	if time.Since(d.st.resetAt()) < bootPatience {
+		patience = bootPatience
+	}
+	deadline := time.Now().Add(patience)
+	for {
+		if _, err := eng.Command(ctx, "AT", wakeTimeout/2); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
 	}
 	d.log.Info("modem silent: escaping a call left up", "step", "hangup")
 	if err := modem.Hangup(ctx, eng); err != nil {
 		d.log.Debug("hangup", "err", err)
 	}
-	if _, err := eng.Command(ctx, "AT", 2*wakeTimeout); err != nil {
+	if _, err := eng.Command(ctx, "AT", wakeTimeout); err != nil {
 		return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
 	}
 	return nil

@@ -45,6 +45,7 @@ type state struct {
 	steps     map[string]uint64
 	fwApplied bool
 	fwErr     string
+	reset     time.Time // when the modem was last reset or powered up
 }
 
 func newState() *state {
@@ -99,6 +100,8 @@ func (s *state) setLadder(st Step, attempt int) {
 	}
 }
 
+func (s *state) markReset()          { s.mu.Lock(); s.reset = time.Now(); s.mu.Unlock() }
+func (s *state) resetAt() time.Time  { s.mu.Lock(); defer s.mu.Unlock(); return s.reset }
 func (s *state) currentTTY() string  { s.mu.Lock(); defer s.mu.Unlock(); return s.tty }
 func (s *state) currentPhase() Phase { s.mu.Lock(); defer s.mu.Unlock(); return s.phase }
 

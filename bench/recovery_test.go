@@ -1,0 +1,73 @@
+//go:build bench
+
+package bench_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/modem/sim"
+)
+
+// The recovery ladder against the faults cheap modems really have: firmware
+// that hangs (the tty stays, nothing answers) and a modem that falls off the
+// USB bus. Only cutting the hub port's power brings either back.
+
+func TestDaemonRecoversHungModemByPowerCycle(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{})
+	setupNetworks(t, ctx, vm)
+	internetServer(t, ctx, vm)
+	start := startDaemon(t, ctx, vm, "")
+	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
+	faultAt := time.Now()
+	vm.Modem.SetFault(sim.FaultHang)
+	// While the modem is off, another USB serial device takes ttyUSB0: the
+	// modem must be found again under its new name.
+	waitFor(t, 90*time.Second, "the modem's port is switched off", func() bool { return !vm.Modem.Snapshot().Powered })
+	if err := vm.PlugDecoy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	back := lanReachesInternet(t, ctx, vm, faultAt, 150*time.Second)
+	t.Logf("scenario hang-power-cycle: hang fault -> lan reaches internet again in %v", back.Round(100*time.Millisecond))
+	if n := powerOffs(t, vm); n < 1 {
+		t.Fatalf("no ClearPortFeature(PORT_POWER) on hub port 2 in qemu's trace")
+	}
+	log := daemonLog(t, vm)
+	if !regexp.MustCompile(`msg="modem re-enumerated" tty=/dev/ttyUSB1 hub=1-1 port=2`).MatchString(log) {
+		t.Errorf("the modem did not come back as /dev/ttyUSB1 on hub 1-1 port 2:\n%s", log)
+	}
+	if !regexp.MustCompile(`recovery-step .*next power-cycle attempt 1`).MatchString(log) {
+		t.Errorf("no power-cycle recovery event in the log")
+	}
+}
+
+func TestDaemonRecoversModemOffTheBus(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{})
+	setupNetworks(t, ctx, vm)
+	internetServer(t, ctx, vm)
+	start := startDaemon(t, ctx, vm, "")
+	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
+
+	faultAt := time.Now()
+	if err := vm.DropOffBus(); err != nil {
+		t.Fatal(err)
+	}
+	waitGuest(t, ctx, vm, 10*time.Second, `! test -e /dev/ttyUSB0`)
+	back := lanReachesInternet(t, ctx, vm, faultAt, 150*time.Second)
+	t.Logf("scenario off-bus: modem drops off the bus -> lan reaches internet again in %v", back.Round(100*time.Millisecond))
+	if n := powerOffs(t, vm); n < 1 {
+		t.Fatalf("no ClearPortFeature(PORT_POWER) on hub port 2 in qemu's trace")
+	}
+}
+
+func daemonLog(t *testing.T, vm interface{ WorkDir() string }) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(vm.WorkDir(), "failberry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
