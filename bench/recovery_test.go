@@ -71,3 +71,36 @@ func daemonLog(t *testing.T, vm interface{ WorkDir() string }) string {
 	}
 	return string(b)
 }
+
+// A modem that keeps PPP's LCP alive but passes no IP ("connected, no
+// traffic") is only caught by the probes; the ladder then redials.
+func TestDaemonProbesCatchBlackholedPath(t *testing.T) {
+	ctx, vm := startVM(t, sim.Config{})
+	setupNetworks(t, ctx, vm)
+	internetServer(t, ctx, vm)
+	start := startDaemon(t, ctx, vm, "")
+	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
+	time.Sleep(6 * time.Second) // let the probes settle into their healthy interval
+
+	faultAt := time.Now()
+	vm.Modem.SetFault(sim.FaultBlackhole)
+	waitFor(t, 60*time.Second, "the probes declare the path down", func() bool {
+		return regexp.MustCompile(`msg="path-down`).MatchString(daemonLog(t, vm))
+	})
+	detect := time.Since(faultAt)
+	// Window with the bench's probe settings: one healthy interval (5s) to
+	// notice, then down_after (3) rounds of failing_interval (1s) + timeout (1s).
+	const window = 5*time.Second + 3*(time.Second+time.Second)
+	t.Logf("scenario blackhole: detected in %v (configured window %v)", detect.Round(100*time.Millisecond), window)
+	if detect > window+5*time.Second {
+		t.Errorf("detection took %v, beyond the configured window %v", detect, window)
+	}
+	waitFor(t, 10*time.Second, "the path failure is handed to the recovery ladder", func() bool {
+		return regexp.MustCompile(`recovery-step .*\(path\): next redial`).MatchString(daemonLog(t, vm))
+	})
+	if regexp.MustCompile(`pppd exited 15`).MatchString(daemonLog(t, vm)) {
+		t.Errorf("pppd's LCP echo caught it, not the probes: the fault is not a black hole")
+	}
+	vm.Modem.SetFault(sim.FaultNone)
+	lanReachesInternet(t, ctx, vm, time.Now(), 90*time.Second)
+}

@@ -75,6 +75,8 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 			}
 		case up := <-s.changes:
 			if !up {
+				s.d.events.Emit(systemd.PathDown, "cellular path fails its probes: the link is up but passes no traffic",
+					map[string]string{"INTERFACE": s.link.Name})
 				return errPathDown
 			}
 			s.d.events.Emit(systemd.PathUp, "cellular path passes its probes", map[string]string{"INTERFACE": s.link.Name})
