@@ -37,18 +37,25 @@ health:
     down_after: 3
     up_after: 1
     budget_bytes_per_day: 0
-recovery:
+` + benchRecoverySection
+
+const benchRecoverySection = `recovery:
   redial: {attempts: 2, backoff: 1s, max_backoff: 2s}
   modem_reset: {attempts: 1, backoff: 1s, max_backoff: 1s}
   power_cycle: {attempts: 2, backoff: 1s, max_backoff: 2s, off_time: 1s}
   sim_retry: 1m
 `
 
+func benchRecovery() string { return benchRecoverySection }
+
+// benchConfigWith is benchConfig with extra lines in the modem section.
+func benchConfigWith(extraModem string) string { return fmt.Sprintf(benchConfig, extraModem) }
+
 // startDaemon writes the config into the VM's work dir and starts
 // `failberry run` in the background; its log is failberry.log.
 func startDaemon(t *testing.T, ctx context.Context, vm *bench.VM, extraModem string) time.Time {
 	t.Helper()
-	cfg := fmt.Sprintf(benchConfig, extraModem)
+	cfg := benchConfigWith(extraModem)
 	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

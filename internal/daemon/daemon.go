@@ -170,7 +170,7 @@ func (d *Daemon) firewallReady(ctx context.Context) error {
 	}
 }
 
-// startFirewall removes what a crashed run left, then applies the policy.
+// startFirewall applies the policy over whatever an earlier run left.
 func (d *Daemon) startFirewall() error {
 	if !d.cfg.Firewall.Enabled {
 		return nil
@@ -180,9 +180,9 @@ func (d *Daemon) startFirewall() error {
 		return fmt.Errorf("firewall: %w", err)
 	}
 	d.fw = fw
-	if err := fw.Cleanup(); err != nil {
-		return fmt.Errorf("firewall: removing leftovers: %w", err)
-	}
+	// No Cleanup first: Apply converges from whatever a crashed run left
+	// (duplicate jumps, stale rules or chains) by adding before deleting,
+	// so the cellular side is never open in between.
 	if err := firewall.EnableForwarding("/proc", true, d.cfg.Firewall.IPv6); err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	}
