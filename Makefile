@@ -45,3 +45,16 @@ demo: deps
 
 clean:
 	rm -rf bin dist bench-e2e.log
+
+# deb: dist/failberry_<version>_{armhf,arm64,amd64}.deb with nfpm, checked by
+# lintian (packaging/README.md). deb-deps installs the cross compilers, libusb
+# for each architecture, lintian and qemu-user-static (root, Debian 12).
+DEB_ARCHS ?= armhf arm64 amd64
+
+.PHONY: deb deb-deps
+
+deb-deps:
+	@sh packaging/deps.sh
+
+deb: deb-deps
+	@set -o pipefail; sh packaging/build.sh deb dist $(DEB_ARCHS) | xargs sh packaging/build.sh lint

@@ -15,67 +15,27 @@ import (
 	"github.com/failberry/failberry/modem/sim"
 )
 
-// benchConfig is the failberry.yaml the daemon runs with on the bench: the
-// defaults, with probes aimed at the bench's internet host and timers short
-// enough for a test.
-const benchConfig = `modem:
-  apn: internet
-%s
-ppp:
-  lcp_echo_interval: 1
-  lcp_echo_failure: 3
-health:
-  listen: ":9000"
-  status_listen: "127.0.0.1:9001"
-  probes:
-    targets: ["icmp:198.51.100.10", "tcp:198.51.100.10:80"]
-    quorum: 1
-    interval: 5s
-    failing_interval: 1s
-    timeout: 1s
-    max_latency: 1s
-    down_after: 3
-    up_after: 1
-    budget_bytes_per_day: 0
-` + benchRecoverySection
+func benchRecovery() string { return bench.RecoverySection }
 
-const benchRecoverySection = `recovery:
-  redial: {attempts: 2, backoff: 1s, max_backoff: 2s}
-  modem_reset: {attempts: 1, backoff: 1s, max_backoff: 1s}
-  power_cycle: {attempts: 2, backoff: 1s, max_backoff: 2s, off_time: 1s}
-  sim_retry: 1m
-`
-
-func benchRecovery() string { return benchRecoverySection }
-
-// benchConfigWith is benchConfig with extra lines in the modem section.
-func benchConfigWith(extraModem string) string { return fmt.Sprintf(benchConfig, extraModem) }
+// benchConfigWith is the bench's daemon config with extra modem lines.
+func benchConfigWith(extraModem string) string { return bench.DaemonConfig(extraModem) }
 
 // startDaemon writes the config into the VM's work dir and starts
 // `failberry run` in the background; its log is failberry.log.
 func startDaemon(t *testing.T, ctx context.Context, vm *bench.VM, extraModem string) time.Time {
 	t.Helper()
-	cfg := benchConfigWith(extraModem)
-	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(cfg), 0o600); err != nil {
+	start := time.Now()
+	if err := vm.StartDaemon(ctx, benchConfigWith(extraModem), "failberry.log"); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	background(t, ctx, vm, "failberry.log", `exec /mnt/bin/failberry run --config /mnt/failberry.yaml`)
 	return start
-}
-
-// internetServer answers TCP on the internet host (port 80) for the probes.
-func internetServer(t *testing.T, ctx context.Context, vm *bench.VM) {
-	t.Helper()
-	background(t, ctx, vm, "internet-http.log",
-		`exec ip netns exec isp socat TCP-LISTEN:80,bind=198.51.100.10,fork,reuseaddr SYSTEM:'echo HTTP/1.0 204 No Content; echo'`)
 }
 
 // lanReachesInternet waits until the lan host pings the internet host through
 // the gateway and returns how long that took from since.
 func lanReachesInternet(t *testing.T, ctx context.Context, vm *bench.VM, since time.Time, within time.Duration) time.Duration {
 	t.Helper()
-	waitGuest(t, ctx, vm, within, `ip netns exec lan ping -c 1 -W 1 198.51.100.10`)
+	waitGuest(t, ctx, vm, within, bench.LanPing)
 	return time.Since(since)
 }
 
@@ -89,7 +49,6 @@ func pppdPids(t *testing.T, ctx context.Context, vm *bench.VM) []string {
 func TestDaemonDialsAndRedials(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
-	internetServer(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	online := lanReachesInternet(t, ctx, vm, start, 60*time.Second)
 	t.Logf("scenario daemon-online: failberry run -> lan reaches internet in %v", online.Round(100*time.Millisecond))

@@ -27,7 +27,6 @@ func rulesNow(t *testing.T, ctx context.Context, vm *bench.VM) string {
 func TestDaemonFirewallLifecycle(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
-	internetServer(t, ctx, vm)
 	before := rulesNow(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	lanReachesInternet(t, ctx, vm, start, 60*time.Second)

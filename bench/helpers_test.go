@@ -93,11 +93,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func setupNetworks(t *testing.T, ctx context.Context, vm *bench.VM) {
 	t.Helper()
-	guest(t, ctx, vm, 20*time.Second, script("topology.sh"))
-	background(t, ctx, vm, "pppd-carrier.log", "exec "+script("carrier.sh"))
+	if err := vm.SetupNetworks(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
-
-func script(name string) string { return filepath.Join(bench.SourceDir(), "bench", "guest", name) }
 
 // guest runs a script in the guest and fails the test if it fails.
 func guest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duration, sh string) string {

@@ -19,7 +19,6 @@ import (
 func TestDaemonRecoversHungModemByPowerCycle(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
-	internetServer(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
 	faultAt := time.Now()
@@ -47,7 +46,6 @@ func TestDaemonRecoversHungModemByPowerCycle(t *testing.T) {
 func TestDaemonRecoversModemOffTheBus(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
-	internetServer(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
 
@@ -77,7 +75,6 @@ func daemonLog(t *testing.T, vm interface{ WorkDir() string }) string {
 func TestDaemonProbesCatchBlackholedPath(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
-	internetServer(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	lanReachesInternet(t, ctx, vm, start, 60*time.Second)
 	time.Sleep(6 * time.Second) // let the probes settle into their healthy interval

@@ -96,6 +96,7 @@ func (m *Modem) hangup(now time.Time, reason string, noCarrier bool) {
 	m.log.Info("call ended", "reason", reason, "bytes_up", m.v.bytesUp, "bytes_down", m.v.bytesDown)
 	m.tr.add(m.callSummary(reason))
 	m.v.callUp, m.v.online = false, false
+	m.endSession()
 	m.v.escapeAt, m.v.termAt = time.Time{}, time.Time{}
 	m.v.plus = 0
 	m.v.line, m.v.lineOverflow = m.v.line[:0], false
@@ -202,4 +203,15 @@ func (m *Modem) fromCarrier(b []byte) {
 	out, _ := m.v.down.scan(b, m.fault == FaultBlackhole)
 	m.v.bytesDown += len(b)
 	m.emitRaw(out)
+}
+
+// endSession tells the carrier side the call is gone, as a real network ends
+// the subscriber's PPP session when the radio call drops: an LCP
+// Terminate-Request from the subscriber's side. Without it the carrier's pppd
+// would keep the old session until its echo timer fires and could tear down
+// the next call with it.
+func (m *Modem) endSession() {
+	if len(m.carOut) < maxPending {
+		m.carOut = append(m.carOut, lcpTerminateRequest...)
+	}
 }

@@ -175,8 +175,8 @@ func (m *Modem) PowerOff() {
 	}
 	m.log.Info("power off")
 	m.tr.add("** power off")
-	m.powerCycle(false)
 	m.dteOut, m.carOut = nil, nil
+	m.powerCycle(false)
 	if m.fault.firmware() {
 		// A crashed firmware is exactly what a power cycle cures.
 		m.log.Info("fault cleared by power loss", "fault", m.fault)
@@ -189,6 +189,7 @@ func (m *Modem) PowerOff() {
 func (m *Modem) powerCycle(on bool) {
 	if m.v.callUp {
 		m.tr.add(m.callSummary("power loss"))
+		m.endSession()
 	}
 	m.powered, m.booted = on, false
 	m.resetVolatile()

@@ -120,3 +120,35 @@ func decodeFrame(raw []byte) (frameInfo, bool) {
 	info.code = p[0]
 	return info, true
 }
+
+// lcpTerminateRequest is a complete HDLC-framed LCP Terminate-Request
+// (code 5, id 0xfe, no data), FCS included and bytes escaped.
+var lcpTerminateRequest = frame([]byte{0xff, 0x03, 0xc0, 0x21, 0x05, 0xfe, 0x00, 0x04})
+
+// frame wraps a PPP packet (address, control, protocol, information) in
+// RFC 1662 framing: FCS-16, flags, and control-escapes for flag, escape and
+// bytes below 0x20 (the default async control character map).
+func frame(pkt []byte) []byte {
+	fcs := uint16(0xffff)
+	for _, b := range pkt {
+		fcs ^= uint16(b)
+		for range 8 {
+			if fcs&1 != 0 {
+				fcs = fcs>>1 ^ 0x8408
+			} else {
+				fcs >>= 1
+			}
+		}
+	}
+	fcs ^= 0xffff
+	body := append(append([]byte{}, pkt...), byte(fcs), byte(fcs>>8))
+	out := []byte{0x7e}
+	for _, b := range body {
+		if b == 0x7e || b == 0x7d || b < 0x20 {
+			out = append(out, 0x7d, b^0x20)
+		} else {
+			out = append(out, b)
+		}
+	}
+	return append(out, 0x7e)
+}

@@ -171,3 +171,40 @@ func TestScannerBoundsMemory(t *testing.T) {
 		t.Errorf("oversized frame: held %d, forwarded %d of %d", len(s.raw), len(out)+len(out2), len(big)+2)
 	}
 }
+
+// The Terminate-Request sent to the carrier when a call ends must be a frame
+// a real pppd accepts: the FCS over the unescaped body plus FCS is the RFC
+// 1662 "good FCS" 0xf0b8, and the scanner decodes it as LCP code 5.
+func TestLCPTerminateRequestFrame(t *testing.T) {
+	f := lcpTerminateRequest
+	if f[0] != 0x7e || f[len(f)-1] != 0x7e {
+		t.Fatalf("not flagged: % x", f)
+	}
+	var body []byte
+	for i := 1; i < len(f)-1; i++ {
+		if f[i] == 0x7d {
+			i++
+			body = append(body, f[i]^0x20)
+			continue
+		}
+		body = append(body, f[i])
+	}
+	fcs := uint16(0xffff)
+	for _, b := range body {
+		fcs ^= uint16(b)
+		for range 8 {
+			if fcs&1 != 0 {
+				fcs = fcs>>1 ^ 0x8408
+			} else {
+				fcs >>= 1
+			}
+		}
+	}
+	if fcs != 0xf0b8 {
+		t.Fatalf("bad FCS: residue %#04x over % x", fcs, body)
+	}
+	info, ok := decodeFrame(body)
+	if !ok || info.proto != 0xc021 || info.code != 5 {
+		t.Fatalf("decoded %+v ok=%v, want LCP Terminate-Request", info, ok)
+	}
+}

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DaemonConfig is the failberry.yaml the daemon runs with on the bench: the
+// defaults, with probes aimed at the bench's internet host and timers short
+// enough for a test. extraModem adds lines to the modem section.
+func DaemonConfig(extraModem string) string {
+	return fmt.Sprintf(daemonConfig, extraModem) + RecoverySection
+}
+
+const daemonConfig = `modem:
+  apn: internet
+%s
+ppp:
+  lcp_echo_interval: 1
+  lcp_echo_failure: 3
+health:
+  listen: ":9000"
+  status_listen: "127.0.0.1:9001"
+  probes:
+    targets: ["icmp:198.51.100.10", "tcp:198.51.100.10:80"]
+    quorum: 1
+    interval: 5s
+    failing_interval: 1s
+    timeout: 1s
+    max_latency: 1s
+    down_after: 3
+    up_after: 1
+    budget_bytes_per_day: 0
+`
+
+// RecoverySection is the bench's recovery ladder: short backoffs.
+const RecoverySection = `recovery:
+  redial: {attempts: 2, backoff: 1s, max_backoff: 2s}
+  modem_reset: {attempts: 1, backoff: 1s, max_backoff: 1s}
+  power_cycle: {attempts: 2, backoff: 1s, max_backoff: 2s, off_time: 1s}
+  sim_retry: 1m
+`
+
+// Script is the path of one of the bench's guest scripts.
+func Script(name string) string { return filepath.Join(SourceDir(), "bench", "guest", name) }
+
+// SetupNetworks builds the lan and isp namespaces, starts the carrier's pppd
+// and a TCP service on the internet host (port 80, for the probes).
+func (vm *VM) SetupNetworks(ctx context.Context) error {
+	if _, err := vm.Run(ctx, 20*time.Second, Script("topology.sh")); err != nil {
+		return err
+	}
+	if _, err := vm.Background(ctx, "pppd-carrier.log", "exec "+Script("carrier.sh")); err != nil {
+		return err
+	}
+	_, err := vm.Background(ctx, "internet-http.log",
+		`exec ip netns exec isp socat TCP-LISTEN:80,bind=198.51.100.10,fork,reuseaddr SYSTEM:'echo HTTP/1.0 204 No Content; echo'`)
+	return err
+}
+
+// StartDaemon writes cfg as /mnt/failberry.yaml and starts `failberry run`
+// in the background, its output in logName.
+func (vm *VM) StartDaemon(ctx context.Context, cfg, logName string) error {
+	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	_, err := vm.Background(ctx, logName, `exec /mnt/bin/failberry run --config /mnt/failberry.yaml`)
+	return err
+}
+
+// Await polls a guest condition until it holds and returns how long it took.
+func (vm *VM) Await(ctx context.Context, timeout time.Duration, cond string) (time.Duration, error) {
+	start := time.Now()
+	var lastErr error
+	for time.Since(start) < timeout {
+		if _, lastErr = vm.Run(ctx, 10*time.Second, cond); lastErr == nil {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return 0, fmt.Errorf("not within %v: %s: %w", timeout, cond, lastErr)
+}
+
+// LanPing is the guest condition "the lan host reaches the internet host".
+const LanPing = `ip netns exec lan ping -c 1 -W 1 198.51.100.10`
