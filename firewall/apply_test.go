@@ -73,36 +73,47 @@ func TestApplyConverges(t *testing.T) {
 			f.add("nat", "POSTROUTING", "-o ppp+ -j "+chainPostrouting)
 		},
 	}
-	for name, setup := range starts {
-		t.Run(name, func(t *testing.T) {
-			v4, v6 := newFake(), newFake()
-			setup(v4)
-			addForeign(v4)
-			addForeign(v6)
-			fw := New(v4, v6, nil)
-			if err := fw.Apply(rs); err != nil {
-				t.Fatalf("Apply: %v", err)
-			}
-			if diff := cmp.Diff(wantState(rs.V4).dump(), v4.dump()); diff != "" {
-				t.Errorf("ipv4 state (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(wantState(rs.V6).dump(), v6.dump()); diff != "" {
-				t.Errorf("ipv6 state (-want +got):\n%s", diff)
-			}
-			before := v4.muts + v6.muts
-			if err := fw.Apply(rs); err != nil {
-				t.Fatalf("second Apply: %v", err)
-			}
-			if n := v4.muts + v6.muts - before; n != 0 {
-				t.Errorf("second Apply made %d changes, want 0", n)
-			}
-		})
+	for mode, wrap := range modes {
+		for name, setup := range starts {
+			t.Run(mode+"/"+name, func(t *testing.T) {
+				v4, v6 := newFake(), newFake()
+				setup(v4)
+				addForeign(v4)
+				addForeign(v6)
+				fw := New(wrap(v4), wrap(v6), nil)
+				if err := fw.Apply(rs); err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if diff := cmp.Diff(wantState(rs.V4).dump(), v4.dump()); diff != "" {
+					t.Errorf("ipv4 state (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(wantState(rs.V6).dump(), v6.dump()); diff != "" {
+					t.Errorf("ipv6 state (-want +got):\n%s", diff)
+				}
+				before := v4.muts + v6.muts
+				if err := fw.Apply(rs); err != nil {
+					t.Fatalf("second Apply: %v", err)
+				}
+				if n := v4.muts + v6.muts - before; n != 0 {
+					t.Errorf("second Apply made %d changes, want 0", n)
+				}
+				if v4.restores+v6.restores > 2 {
+					t.Errorf("%d restores, want at most one per family and none when nothing differs", v4.restores+v6.restores)
+				}
+			})
+		}
 	}
 }
 
 // TestApplyNeverOpensWAN checks every intermediate state of a repair: the
 // jump into the input chain and its final DROP must always be there.
 func TestApplyNeverOpensWAN(t *testing.T) {
+	for mode, wrap := range modes {
+		t.Run(mode, func(t *testing.T) { testNeverOpensWAN(t, wrap) })
+	}
+}
+
+func testNeverOpensWAN(t *testing.T, wrap func(*fakeTables) Tables) {
 	rs := mustBuild(t, Policy{LAN: []string{"eth0"}, HealthPort: 9000, InboundICMP: true})
 	v4 := newFake()
 	in := rs.V4.Chains[0].Rules
@@ -122,7 +133,7 @@ func TestApplyNeverOpensWAN(t *testing.T) {
 			t.Errorf("step %d: no jump into %s", steps, chainInput)
 		}
 	}
-	if err := New(v4, nil, nil).Apply(rs); err != nil {
+	if err := New(wrap(v4), nil, nil).Apply(rs); err != nil {
 		t.Fatal(err)
 	}
 	if steps == 0 {
@@ -135,19 +146,27 @@ func TestApplyNeverOpensWAN(t *testing.T) {
 
 func TestApplyErrors(t *testing.T) {
 	rs := mustBuild(t, fullPolicy())
-	if err := New(newFake(), nil, nil).Apply(rs); !errors.Is(err, ErrNoIPv6) {
-		t.Errorf("Apply of IPv6 rules without ip6tables = %v, want ErrNoIPv6", err)
-	}
-	bad := newFake()
-	delete(bad.chains, "mangle")
-	if err := New(bad, nil, nil).Apply(mustBuild(t, Policy{HealthPort: 1, ClampMSS: true})); err == nil {
-		t.Error("Apply on a kernel without the mangle table succeeded")
+	for mode, wrap := range modes {
+		if err := New(wrap(newFake()), nil, nil).Apply(rs); !errors.Is(err, ErrNoIPv6) {
+			t.Errorf("%s: Apply of IPv6 rules without ip6tables = %v, want ErrNoIPv6", mode, err)
+		}
+		bad := newFake()
+		delete(bad.chains, "mangle")
+		if err := New(wrap(bad), nil, nil).Apply(mustBuild(t, Policy{HealthPort: 1, ClampMSS: true})); err == nil {
+			t.Errorf("%s: Apply on a kernel without the mangle table succeeded", mode)
+		}
 	}
 }
 
 func TestApplyRemovesIPv6WhenTurnedOff(t *testing.T) {
+	for mode, wrap := range modes {
+		t.Run(mode, func(t *testing.T) { testApplyRemovesIPv6WhenTurnedOff(t, wrap) })
+	}
+}
+
+func testApplyRemovesIPv6WhenTurnedOff(t *testing.T, wrap func(*fakeTables) Tables) {
 	v4, v6 := newFake(), newFake()
-	fw := New(v4, v6, nil)
+	fw := New(wrap(v4), wrap(v6), nil)
 	if err := fw.Apply(mustBuild(t, fullPolicy())); err != nil {
 		t.Fatal(err)
 	}
@@ -165,16 +184,22 @@ func TestApplyRemovesIPv6WhenTurnedOff(t *testing.T) {
 }
 
 func TestCleanup(t *testing.T) {
+	for mode, wrap := range modes {
+		t.Run(mode, func(t *testing.T) { testCleanup(t, wrap) })
+	}
+}
+
+func testCleanup(t *testing.T, wrap func(*fakeTables) Tables) {
 	v4, v6 := newFake(), newFake()
 	addForeign(v4)
 	pristine := v4.dump()
-	fw := New(v4, v6, nil)
+	fw := New(wrap(v4), wrap(v6), nil)
 	if err := fw.Apply(mustBuild(t, fullPolicy())); err != nil {
 		t.Fatal(err)
 	}
 	v4.add("filter", "OUTPUT", "-j "+chainInput) // a jump we never make
 	for range 2 {                                // the second is a no-op
-		if err := New(v4, v6, nil).Cleanup(); err != nil {
+		if err := New(wrap(v4), wrap(v6), nil).Cleanup(); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 	}

@@ -13,5 +13,8 @@
 // Build is pure: `failberry check` prints Ruleset.String without touching the
 // kernel. The kernel is reached through the small Tables interface, which
 // *iptables.IPTables from github.com/coreos/go-iptables satisfies and which
-// unit tests fake with a map.
+// unit tests fake with a map. Because each iptables call is a slow fork and
+// exec on a Pi, the real system also implements Batch: a pass reads a family
+// with one iptables-save and, only when something differs, changes it with
+// one atomic iptables-restore --noflush.
 package firewall

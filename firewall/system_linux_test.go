@@ -43,10 +43,11 @@ const dropWait = time.Second
 const openWait = 10 * time.Second
 
 type topo struct {
-	t             *testing.T
+	t             testing.TB
 	b             backend
 	lan, gw, inet string
 	wrap4, wrap6  string
+	execs         string // file the wrappers append a line to per run
 	policy        Policy
 }
 
@@ -54,13 +55,13 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, tp *topo)) {
 	testenv.RequireRoot(t)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			testenv.RequireTools(t, "ip", "conntrack", b.v4, b.v6, b.save4, b.save6)
+			testenv.RequireTools(t, "ip", "conntrack", b.v4, b.v6, b.save4, b.save6, b.v4+"-restore", b.v6+"-restore")
 			fn(t, newTopo(t, b))
 		})
 	}
 }
 
-func newTopo(t *testing.T, b backend) *topo {
+func newTopo(t testing.TB, b backend) *topo {
 	t.Helper()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -102,23 +103,29 @@ func newTopo(t *testing.T, b backend) *topo {
 		t.Fatalf("forwarding in gw = %q", got)
 	}
 	dir := t.TempDir()
+	tp.execs = filepath.Join(dir, "execs")
 	tp.wrap4 = writeWrapper(t, dir, "ipt4", tp.gw, b.v4)
 	tp.wrap6 = writeWrapper(t, dir, "ipt6", tp.gw, b.v6)
+	for _, suffix := range []string{"-save", "-restore"} {
+		writeWrapper(t, dir, "ipt4"+suffix, tp.gw, b.v4+suffix)
+		writeWrapper(t, dir, "ipt6"+suffix, tp.gw, b.v6+suffix)
+	}
 	tp.policy = Policy{LAN: []string{"eth0"}, HealthPort: 9000, InboundICMP: true, IPv6: true, ClampMSS: true}
 	return tp
 }
 
-func writeWrapper(t *testing.T, dir, name, ns, tool string) string {
+func writeWrapper(t testing.TB, dir, name, ns, tool string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", ns, tool)
+	// Each run appends a line to dir/execs (a shell builtin, no extra exec).
+	script := fmt.Sprintf("#!/bin/sh\necho %s >>%s/execs\nexec ip netns exec %s %s \"$@\"\n", name, dir, ns, tool)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -127,19 +134,34 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// tables returns fresh go-iptables handles on the gw namespace, as a new
-// daemon process would have.
+// tables returns fresh handles on the gw namespace, as a new daemon process
+// would have them: go-iptables plus the backend's save and restore.
 func (tp *topo) tables() (v4, v6 Tables) {
 	tp.t.Helper()
-	a, err := iptables.New(iptables.Path(tp.wrap4), iptables.IPFamily(iptables.ProtocolIPv4), iptables.Timeout(lockWaitSeconds))
+	a, err := newSystemTables(tp.wrap4, iptables.ProtocolIPv4)
 	if err != nil {
 		tp.t.Fatal(err)
 	}
-	b, err := iptables.New(iptables.Path(tp.wrap6), iptables.IPFamily(iptables.ProtocolIPv6), iptables.Timeout(lockWaitSeconds))
+	b, err := newSystemTables(tp.wrap6, iptables.ProtocolIPv6)
 	if err != nil {
 		tp.t.Fatal(err)
+	}
+	for _, t := range []Tables{a, b} {
+		if _, ok := t.(Batch); !ok {
+			tp.t.Fatalf("%T has no iptables-save/restore", t)
+		}
 	}
 	return a, b
+}
+
+// execCount returns how many iptables programs ran in gw so far.
+func (tp *topo) execCount() int {
+	tp.t.Helper()
+	b, err := os.ReadFile(tp.execs)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		tp.t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
 }
 
 func (tp *topo) firewall() *Firewall {
@@ -382,27 +404,6 @@ func TestSystemAllowlist(t *testing.T) {
 	})
 }
 
-// counting counts the calls that change the kernel.
-type counting struct {
-	Tables
-	n *int
-}
-
-func (c counting) NewChain(t, ch string) error   { *c.n++; return c.Tables.NewChain(t, ch) }
-func (c counting) ClearChain(t, ch string) error { *c.n++; return c.Tables.ClearChain(t, ch) }
-func (c counting) DeleteChain(t, ch string) error {
-	*c.n++
-	return c.Tables.DeleteChain(t, ch)
-}
-func (c counting) Insert(t, ch string, pos int, spec ...string) error {
-	*c.n++
-	return c.Tables.Insert(t, ch, pos, spec...)
-}
-func (c counting) DeleteById(t, ch string, id int) error {
-	*c.n++
-	return c.Tables.DeleteById(t, ch, id)
-}
-
 func TestSystemConverge(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tp *topo) {
 		ipt := func(args ...string) { run(t, tp.wrap4, args...) }
@@ -423,13 +424,13 @@ func TestSystemConverge(t *testing.T) {
 			}
 		}
 
-		n := 0
+		var n calls
 		v4, v6 := tp.tables()
-		if err := New(counting{v4, &n}, counting{v6, &n}, nil).Apply(rs); err != nil {
+		if err := New(counted(v4, &n), counted(v6, &n), nil).Apply(rs); err != nil {
 			t.Fatalf("second Apply: %v", err)
 		}
-		if n != 0 {
-			t.Errorf("second Apply made %d changes, want 0", n)
+		if n.changes != 0 || n.restores != 0 {
+			t.Errorf("second Apply made %d changes (%d restores), want 0", n.changes, n.restores)
 		}
 		sameSave(t, "after second Apply", applied, tp.save())
 

@@ -8,7 +8,8 @@ import (
 )
 
 // Tables is the part of go-iptables the firewall uses, one per address
-// family. *iptables.IPTables satisfies it; tests use a map-backed fake.
+// family. *iptables.IPTables satisfies it; tests use a map-backed fake. A
+// Tables that also implements Batch is only read and written through Batch.
 type Tables interface {
 	// ListChains lists the built-in and user chains of a table.
 	ListChains(table string) ([]string, error)
@@ -36,19 +37,22 @@ const lockWaitSeconds = 5
 
 // NewSystem returns a Firewall over the real iptables (and ip6tables when
 // ipv6 is set), found on PATH as Debian's alternatives choose them (nft or
-// legacy), waiting for the xtables lock.
+// legacy), waiting for the xtables lock. Changes go through the matching
+// iptables-restore (see Batch) when it is installed.
 func NewSystem(logger *slog.Logger, ipv6 bool) (*Firewall, error) {
-	v4, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4), iptables.Timeout(lockWaitSeconds))
+	v4, err := newSystemTables("iptables", iptables.ProtocolIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("iptables: %w", err)
 	}
 	var v6 Tables
 	if ipv6 {
-		t, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Timeout(lockWaitSeconds))
-		if err != nil {
+		if v6, err = newSystemTables("ip6tables", iptables.ProtocolIPv6); err != nil {
 			return nil, fmt.Errorf("ip6tables: %w", err)
 		}
-		v6 = t
 	}
-	return New(v4, v6, logger), nil
+	fw := New(v4, v6, logger)
+	if _, ok := v4.(Batch); !ok {
+		fw.log.Warn("iptables-save/iptables-restore not found next to iptables; applying rule by rule (slow)")
+	}
+	return fw, nil
 }

@@ -18,6 +18,10 @@ export PATH="/usr/local/go/bin:$PATH"
 GO=${GO:-go}
 NFPM=${NFPM:-"$GO run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"}
 
+# One commit for everything git says (version, changelog, file dates), even
+# if someone commits while the three architectures build.
+rev=$(git -C "$repo" rev-parse --verify -q HEAD 2>/dev/null) || rev=
+
 die() { echo "build.sh: $*" >&2; exit 1; }
 
 # debian_version turns `git describe --tags --always` into a Debian upstream
@@ -26,8 +30,8 @@ die() { echo "build.sh: $*" >&2; exit 1; }
 # 0.0.0~git20261123.abc1234 (sorts before any real release). The date is the
 # commit date, so a rebuild of the same commit gives the same version.
 debian_version() {
-	desc=$(git -C "$repo" describe --tags --always 2>/dev/null) || desc=unknown
-	date=$(git -C "$repo" log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null) || date=00000000
+	desc=$(git -C "$repo" describe --tags --always $rev 2>/dev/null) || desc=unknown
+	date=$(git -C "$repo" log -1 $rev --format=%cd --date=format:%Y%m%d 2>/dev/null) || date=00000000
 	case "$desc" in
 	*-[0-9]*-g[0-9a-f]*)
 		tag=${desc%-*-g*}; rest=${desc#"$tag"-}
@@ -82,8 +86,8 @@ build_bin() {
 
 # changelog VERSION: a one-entry Debian changelog for changelog.Debian.gz.
 changelog() {
-	hash=$(git -C "$repo" log -1 --format=%h 2>/dev/null) || hash=unknown
-	when=$(git -C "$repo" log -1 --format=%cd --date=rfc2822 2>/dev/null) ||
+	hash=$(git -C "$repo" log -1 $rev --format=%h 2>/dev/null) || hash=unknown
+	when=$(git -C "$repo" log -1 $rev --format=%cd --date=rfc2822 2>/dev/null) ||
 		when=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-0}")
 	cat <<CHANGELOG
 failberry ($1-1) unstable; urgency=medium
@@ -117,9 +121,11 @@ build_deb() {
 	[ $# -gt 0 ] || set -- armhf arm64 amd64
 	mkdir -p "$outdir"
 	outdir=$(cd "$outdir" && pwd)
-	v=$(version)
+	FAILBERRY_VERSION=$(version)
+	export FAILBERRY_VERSION
+	v=$FAILBERRY_VERSION
 	# File dates inside the package: the commit time, for reproducible builds.
-	SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || echo 0)}
+	SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 $rev --format=%ct 2>/dev/null || echo 0)}
 	export SOURCE_DATE_EPOCH
 	work=$(mktemp -d "${TMPDIR:-/tmp}/failberry-deb.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
@@ -131,7 +137,7 @@ build_deb() {
 		esac
 		stage "$arch" "$work/$arch"
 		deb="$outdir/failberry_${v}_$arch.deb"
-		rm -f "$deb"
+		rm -f "$outdir"/failberry_*_"$arch".deb
 		(cd "$work/$arch" && FAILBERRY_ARCH=$goarch FAILBERRY_VERSION=$v \
 			$NFPM package --packager deb --config "$here/nfpm.yaml" --target "$deb" >/dev/null) ||
 			die "nfpm failed for $arch"

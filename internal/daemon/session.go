@@ -100,6 +100,8 @@ func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, er
 	if err != nil {
 		return nil, err
 	}
+	d.log.Info("modem ready", "tty", tty, "model", info.Model, "operator", info.Operator,
+		"registration", info.Reg.String(), "signal_dbm", signalText(info))
 	d.setPhase(PhaseDialing, tty)
 	f, err := modem.OpenDialFile(tty, d.cfg.Modem.Baud)
 	if err != nil {
@@ -199,3 +201,10 @@ func errText(err error) string {
 }
 
 var _ io.Closer = (*modem.TTY)(nil)
+
+func signalText(i modem.Info) string {
+	if !i.SignalKnown {
+		return "unknown"
+	}
+	return fmt.Sprint(i.SignalDBM)
+}

@@ -1,0 +1,230 @@
+//go:build bench
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/bench"
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/modem/sim"
+)
+
+// The figures `make bench` prints. Each boots one VM and measures inside it:
+// times are taken by the guest's own clock around the guest's own commands,
+// so the agent's round trips do not count.
+
+const benchRuns = 5
+
+// timeToLink runs cmd in the background in the guest and returns the seconds
+// until ppp0 has an IPv4 address, measured in the guest.
+const timeToLink = `s=$(date +%%s%%N); %s > /mnt/%s 2>&1 &
+until ip -4 addr show dev ppp0 2>/dev/null | grep -q inet; do sleep 0.02; done
+echo $(( ($(date +%%s%%N) - s) / 1000000 ))`
+
+func guestMillis(b *testing.B, ctx context.Context, vm *bench.VM, script string) time.Duration {
+	b.Helper()
+	out, err := vm.Run(ctx, 120*time.Second, script)
+	if err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	fields := strings.Fields(out)
+	ms, err := strconv.Atoi(fields[len(fields)-1])
+	if err != nil {
+		b.Fatalf("guest timing: %q", out)
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func startBenchVM(b *testing.B, cfg sim.Config) (context.Context, *bench.VM) {
+	b.Helper()
+	buildOnce.Do(func() {
+		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		buildErr = bench.Build(ctx, binDir)
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	b.Cleanup(cancel)
+	vm, err := bench.Start(ctx, bench.Options{Work: b.TempDir(), Bin: binDir, Modem: cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if b.Failed() {
+			vm.Report(os.Stderr)
+		}
+		vm.Close()
+	})
+	if err := vm.SetupNetworks(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return ctx, vm
+}
+
+const wvdialConf = `[Dialer Defaults]
+Init1 = ATZ
+Init2 = ATQ0 V1 E1 S0=0 &C1 &D2 +FCLASS=0
+Init3 = AT+CGDCONT=1,"IP","internet"
+Stupid Mode = 1
+Modem Type = Analog Modem
+Phone = *99***1#
+Modem = /dev/ttyUSB0
+Username = { }
+Password = { }
+New PPPD = yes
+`
+
+// BenchmarkDial: `failberry run` to online against wvdial 1.61 + pppd on the
+// same simulated modem (as the original FailberryPi setup dialled), and a
+// killed pppd back to online.
+func BenchmarkDial(b *testing.B) {
+	ctx, vm := startBenchVM(b, sim.Config{})
+	if err := os.WriteFile(filepath.Join(vm.Work, "wvdial.conf"), []byte(wvdialConf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(bench.DaemonConfig("")), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	stop := func(name string) {
+		if _, err := vm.Run(ctx, 60*time.Second, `pkill -x `+name+`; while pidof `+name+` >/dev/null || ip link show ppp0 >/dev/null 2>&1; do sleep 0.1; done; sleep 1`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ours, theirs, redial []time.Duration
+	for i := range benchRuns {
+		ours = append(ours, guestMillis(b, ctx, vm, fmt.Sprintf(timeToLink, "/mnt/bin/failberry run --config /mnt/failberry.yaml", fmt.Sprintf("failberry-%d.log", i))))
+		pid, _ := vm.Run(ctx, 5*time.Second, `for p in $(pidof pppd); do grep -q ttyS1 /proc/$p/cmdline || echo $p; done`)
+		redial = append(redial, guestMillis(b, ctx, vm, fmt.Sprintf(
+			`kill -9 %s; while ip link show ppp0 >/dev/null 2>&1; do sleep 0.02; done
+s=$(date +%%s%%N); until ip -4 addr show dev ppp0 2>/dev/null | grep -q inet; do sleep 0.02; done
+echo $(( ($(date +%%s%%N) - s) / 1000000 ))`, strings.TrimSpace(pid))))
+		stop("failberry")
+		theirs = append(theirs, guestMillis(b, ctx, vm, fmt.Sprintf(timeToLink, "wvdial --config=/mnt/wvdial.conf", fmt.Sprintf("wvdial-%d.log", i))))
+		stop("wvdial")
+	}
+	b.ReportMetric(median(ours).Seconds(), "failberry-online-s")
+	b.ReportMetric(median(theirs).Seconds(), "wvdial-online-s")
+	b.ReportMetric(median(redial).Seconds(), "pppd-kill-to-online-s")
+	b.Logf("failberry run -> online: median %v of %v", median(ours), ours)
+	b.Logf("wvdial 1.61 + pppd -> online: median %v of %v", median(theirs), theirs)
+	b.Logf("kill -9 pppd -> online again: median %v of %v (target: within 3s of a fresh dial)", median(redial), redial)
+}
+
+// logTimes finds, in a failberry log, the time of the first line matching
+// each pattern after the previous one.
+func logTimes(b *testing.B, log string, after time.Time, patterns ...string) []time.Time {
+	b.Helper()
+	stamp := regexp.MustCompile(`^time=(\S+)`)
+	var out []time.Time
+	lines := strings.Split(log, "\n")
+	i := 0
+	for _, p := range patterns {
+		re := regexp.MustCompile(p)
+		found := false
+		for ; i < len(lines); i++ {
+			m := stamp.FindStringSubmatch(lines[i])
+			if m == nil || !re.MatchString(lines[i]) {
+				continue
+			}
+			ts, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil || ts.Before(after) {
+				continue
+			}
+			out, found = append(out, ts), true
+			i++
+			break
+		}
+		if !found {
+			b.Fatalf("no log line matching %q after %v:\n%s", p, after, log)
+		}
+	}
+	return out
+}
+
+// BenchmarkHangRecovery: a hung modem back online, split into its phases.
+func BenchmarkHangRecovery(b *testing.B) {
+	const bootDelay = 2 * time.Second
+	ctx, vm := startBenchVM(b, sim.Config{BootDelay: bootDelay})
+	if err := vm.StartDaemon(ctx, bench.DaemonConfig(""), "failberry.log"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := vm.Await(ctx, 90*time.Second, bench.LanPing); err != nil {
+		b.Fatal(err)
+	}
+	out, err := vm.Run(ctx, 5*time.Second, `date -u +%Y-%m-%dT%H:%M:%S.%NZ`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vm.Modem.SetFault(sim.FaultHang)
+	faultAt, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(out))
+	if _, err := vm.Await(ctx, 150*time.Second, `ip -4 addr show dev ppp0 2>/dev/null | grep -q inet && grep -q 'modem re-enumerated' /mnt/failberry.log && tail -n 30 /mnt/failberry.log | grep -q 'msg="link-up'`); err != nil {
+		b.Fatal(err)
+	}
+	log, _ := os.ReadFile(filepath.Join(vm.Work, "failberry.log"))
+	ts := logTimes(b, string(log), faultAt,
+		`next power-cycle attempt`, `msg="port power cycled"`, `msg="modem re-enumerated"`,
+		`msg="modem ready"`, `msg="modem connected"`, `msg="link-up`)
+	detect, cycle, reenum := ts[0].Sub(faultAt), ts[1].Sub(ts[0]), ts[2].Sub(ts[1])
+	bringup, dial, ppp := ts[3].Sub(ts[2]), ts[4].Sub(ts[3]), ts[5].Sub(ts[4])
+	offTime := time.Second // the bench's recovery.power_cycle.off_time
+	own := (cycle - offTime) + reenum + (bringup - bootDelay) + dial
+	b.ReportMetric((ts[5].Sub(faultAt)).Seconds(), "hang-to-online-s")
+	b.ReportMetric(own.Seconds(), "daemon-share-s")
+	b.Logf("hang fault -> online %v: detection %v, power cycle %v (off_time %v), re-enumeration %v, bring-up %v (modem boot %v), dial %v, PPP negotiation %v",
+		ts[5].Sub(faultAt).Round(time.Millisecond), detect.Round(time.Millisecond), cycle.Round(time.Millisecond), offTime,
+		reenum.Round(time.Millisecond), bringup.Round(time.Millisecond), bootDelay, dial.Round(time.Millisecond), ppp.Round(time.Millisecond))
+	b.Logf("daemon's own share (power cycle less off_time, re-enumeration, bring-up less the modem's boot, dial): %v (target < 2s)", own.Round(time.Millisecond))
+}
+
+// BenchmarkBlackholeDetection: the default probe settings against a path
+// that passes LCP but no IP, and what the probes cost a day.
+func BenchmarkBlackholeDetection(b *testing.B) {
+	ctx, vm := startBenchVM(b, sim.Config{})
+	cfg := strings.Replace(bench.DaemonConfig(""), `    interval: 5s
+    failing_interval: 1s
+    timeout: 1s
+    max_latency: 1s
+    down_after: 3
+    up_after: 1
+`, "", 1) // back to the defaults, targets aside
+	if err := vm.StartDaemon(ctx, cfg, "failberry.log"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := vm.Await(ctx, 90*time.Second, `grep -q 'msg="path-up' /mnt/failberry.log`); err != nil {
+		b.Fatal(err)
+	}
+	out, _ := vm.Run(ctx, 5*time.Second, `date -u +%Y-%m-%dT%H:%M:%S.%NZ`)
+	vm.Modem.SetFault(sim.FaultBlackhole)
+	faultAt, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(out))
+	if _, err := vm.Await(ctx, 5*time.Minute, `grep -q 'msg="path-down' /mnt/failberry.log`); err != nil {
+		b.Fatal(err)
+	}
+	log, _ := os.ReadFile(filepath.Join(vm.Work, "failberry.log"))
+	ts := logTimes(b, string(log), faultAt, `msg="path-down`)
+	def := health.DefaultProberConfig()
+	perDay := health.EstimateBytesPerDay(def)
+	b.ReportMetric(ts[0].Sub(faultAt).Seconds(), "blackhole-detect-s")
+	b.ReportMetric(float64(perDay)/1e6, "probe-MB/day")
+	b.Logf("black-holed path detected in %v with the default probes (interval %v, failing interval %v, down after %d)",
+		ts[0].Sub(faultAt).Round(time.Millisecond), def.Interval, def.FailingInterval, def.DownAfter)
+	b.Logf("default probes cost at most %.2f MB a day (budget 5 MB)", float64(perDay)/1e6)
+}
