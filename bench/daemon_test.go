@@ -62,6 +62,10 @@ func TestDaemonDialsAndRedials(t *testing.T) {
 	// The public endpoint answers on the cellular address, as Route 53 sees it.
 	guest(t, ctx, vm, 10*time.Second, `ip netns exec isp sh -c 'printf "GET /cellular HTTP/1.0\r\n\r\n" | socat -t 5 - TCP:203.0.113.2:9000 | grep -q "200 OK"'`)
 
+	// Online, the modem's only port carries PPP: AT is refused, not forced.
+	if out, err := vm.Run(ctx, 20*time.Second, `/mnt/bin/failberry at --config /mnt/failberry.yaml 'AT+CSQ'`); err == nil || !strings.Contains(out, "online") {
+		t.Errorf("failberry at while online: want a refusal, got %v: %s", err, out)
+	}
 	pids := pppdPids(t, ctx, vm)
 	if len(pids) != 1 {
 		t.Fatalf("want one gateway pppd, got %v", pids)
@@ -89,6 +93,11 @@ func TestDaemonSIMRemovedNeverPowerCycles(t *testing.T) {
 		return strings.Contains(out, "SIM not inserted")
 	})
 	t.Logf("status:\n%s", out)
+	// Between retries the modem is idle: `failberry at` goes through the daemon.
+	at := guest(t, ctx, vm, 40*time.Second, `/mnt/bin/failberry at --config /mnt/failberry.yaml 'AT+CSQ'`)
+	if !strings.Contains(at, "+CSQ: 20,99") || !strings.Contains(at, "OK") {
+		t.Errorf("failberry at AT+CSQ: %q", at)
+	}
 	time.Sleep(10 * time.Second) // a wrong ladder would reach the power cycle by now
 	if n := powerOffs(t, vm); n != 0 {
 		t.Fatalf("a SIM problem led to %d USB power cuts", n)

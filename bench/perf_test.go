@@ -23,7 +23,7 @@ import (
 // times are taken by the guest's own clock around the guest's own commands,
 // so the agent's round trips do not count.
 
-const benchRuns = 5
+var benchRuns = envInt("FAILBERRY_BENCH_RUNS", 5)
 
 // timeToLink runs cmd in the background in the guest and returns the seconds
 // until ppp0 has an IPv4 address, measured in the guest.
@@ -64,7 +64,12 @@ func startBenchVM(b *testing.B, cfg sim.Config) (context.Context, *bench.VM) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	b.Cleanup(cancel)
-	vm, err := bench.Start(ctx, bench.Options{Work: b.TempDir(), Bin: binDir, Modem: cfg})
+	work := b.TempDir()
+	if keep := os.Getenv("FAILBERRY_BENCH_KEEP"); keep != "" {
+		work = filepath.Join(keep, b.Name())
+		os.RemoveAll(work)
+	}
+	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: binDir, Modem: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,4 +232,11 @@ func BenchmarkBlackholeDetection(b *testing.B) {
 	b.Logf("black-holed path detected in %v with the default probes (interval %v, failing interval %v, down after %d)",
 		ts[0].Sub(faultAt).Round(time.Millisecond), def.Interval, def.FailingInterval, def.DownAfter)
 	b.Logf("default probes cost at most %.2f MB a day (budget 5 MB)", float64(perDay)/1e6)
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }

@@ -31,6 +31,17 @@ var wantFiles = []string{
 	"/usr/share/man/man8/failberry.8.gz",
 }
 
+// debDir holds the package the tests share; TestMain removes it.
+var debDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if debDir != "" {
+		os.RemoveAll(debDir)
+	}
+	os.Exit(code)
+}
+
 // amd64Deb builds the amd64 package once per test binary; the go build cache
 // and go run's executable cache make repeated runs cheap.
 var amd64Deb = sync.OnceValues(func() (string, error) {
@@ -38,6 +49,7 @@ var amd64Deb = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	debDir = dir
 	out, err := exec.Command("sh", "build.sh", "deb", dir, "amd64").CombinedOutput()
 	if err != nil {
 		return "", &cmdError{"build.sh deb " + dir + " amd64", out, err}
@@ -65,7 +77,6 @@ func buildDeb(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(deb)) })
 	return deb
 }
 

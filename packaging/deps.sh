@@ -11,12 +11,10 @@ gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libusb-1.0-0-dev:armhf
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libusb-1.0-0-dev:arm64
 qemu-user-static"
 
-need_update=
 for a in $archs; do
   if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
     echo "deps.sh: adding dpkg architecture $a"
     dpkg --add-architecture "$a"
-    need_update=1
   fi
 done
 

@@ -34,15 +34,42 @@ func fakeTools(t *testing.T, wasEnabled bool) ([]string, string) {
 	return append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH")), log
 }
 
-// systemdRunning mirrors the scripts' own test: the start/stop/reload steps
-// run only when systemd is PID 1.
-func systemdRunning() bool {
-	fi, err := os.Stat("/run/systemd/system")
-	return err == nil && fi.IsDir()
+// scriptWithSystemd copies a maintainer script with its "is systemd running"
+// test (-d /run/systemd/system) pointed at a directory that exists or not,
+// so both branches run whatever the host runs.
+func scriptWithSystemd(t *testing.T, name string, running bool) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("scripts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "run-systemd-system")
+	if running {
+		if err := os.Mkdir(marker, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := string(b)
+	if !strings.Contains(text, "[ -d /run/systemd/system ]") {
+		t.Fatalf("%s does not test [ -d /run/systemd/system ]", name)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "/run/systemd/system", marker)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestMaintainerScripts(t *testing.T) {
-	sd := systemdRunning()
+	for _, sd := range []bool{true, false} {
+		t.Run(map[bool]string{true: "systemd", false: "no-systemd"}[sd], func(t *testing.T) {
+			testMaintainerScripts(t, sd)
+		})
+	}
+}
+
+func testMaintainerScripts(t *testing.T, sd bool) {
 	ifSystemd := func(calls ...string) []string {
 		if sd {
 			return calls
@@ -85,7 +112,7 @@ func TestMaintainerScripts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, log := fakeTools(t, tt.wasEnabled)
-			cmd := exec.Command("sh", append([]string{filepath.Join("scripts", tt.script)}, tt.args...)...)
+			cmd := exec.Command("sh", append([]string{scriptWithSystemd(t, tt.script, sd)}, tt.args...)...)
 			cmd.Env = env
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s %q: %v\n%s", tt.script, tt.args, err, out)
