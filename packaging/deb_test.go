@@ -50,12 +50,28 @@ var amd64Deb = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	debDir = dir
-	out, err := exec.Command("sh", "build.sh", "deb", dir, "amd64").CombinedOutput()
+	out, err := buildCmd("deb", dir, "amd64").CombinedOutput()
 	if err != nil {
 		return "", &cmdError{"build.sh deb " + dir + " amd64", out, err}
 	}
 	return strings.TrimSpace(lastLine(string(out))), nil
 })
+
+// testVersion is the version every build in this test binary gets, taken
+// once: teammates commit while the tests run, and a later `git describe`
+// would give the next build another version.
+var testVersion = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("sh", "build.sh", "version").Output()
+	return strings.TrimSpace(string(out)), err
+})
+
+// buildCmd runs build.sh with the pinned version.
+func buildCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command("sh", append([]string{"build.sh"}, args...)...)
+	v, _ := testVersion()
+	cmd.Env = append(os.Environ(), "FAILBERRY_VERSION="+v)
+	return cmd
+}
 
 type cmdError struct {
 	cmd string
@@ -73,6 +89,9 @@ func lastLine(s string) string {
 func buildDeb(t *testing.T) string {
 	t.Helper()
 	testenv.RequireTools(t, "dpkg-deb", "lintian", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-objcopy")
+	if _, err := testVersion(); err != nil {
+		t.Fatalf("build.sh version: %v", err)
+	}
 	deb, err := amd64Deb()
 	if err != nil {
 		t.Fatal(err)

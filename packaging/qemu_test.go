@@ -42,7 +42,7 @@ func runBin(t *testing.T, emulator, bin string, args ...string) string {
 func buildBin(t *testing.T, arch, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "failberry-"+arch)
-	if out, err := exec.Command("sh", "build.sh", "bin", arch, bin).CombinedOutput(); err != nil {
+	if out, err := buildCmd("bin", arch, bin).CombinedOutput(); err != nil {
 		t.Fatalf("build.sh bin %s: %v\n%s", arch, err, out)
 	}
 	return bin
@@ -56,15 +56,15 @@ func TestARMBinariesUnderQEMU(t *testing.T) {
 	testenv.RequireTools(t, "x86_64-linux-gnu-gcc", "arm-linux-gnueabihf-gcc", "aarch64-linux-gnu-gcc",
 		"qemu-arm-static", "qemu-aarch64-static")
 	dir := t.TempDir()
-	version, err := exec.Command("sh", "build.sh", "version").Output()
+	version, err := testVersion()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("build.sh version: %v", err)
 	}
 	native := buildBin(t, "amd64", dir)
 	wantCheck := runBin(t, "", native, "check", "--config", "failberry.yaml")
 	wantVersion := runBin(t, "", native, "version")
-	if wantVersion != "failberry "+string(version) {
-		t.Errorf("native version = %q, want %q", wantVersion, "failberry "+string(version))
+	if wantVersion != "failberry "+version+"\n" {
+		t.Errorf("native version = %q, want %q", wantVersion, "failberry "+version+"\n")
 	}
 	for _, tc := range []struct {
 		arch, emulator string
