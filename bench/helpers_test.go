@@ -28,6 +28,12 @@ var (
 // console, the modem transcript and every log of the run.
 func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 	t.Helper()
+	return startVMWith(t, cfg, false)
+}
+
+// startVMWith boots the VM, with real systemd as init when systemd is set.
+func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *bench.VM) {
+	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "qemu-system-x86_64", "pppd", "chat", "uhubctl", "iptables", "conntrack")
 	if _, _, err := bench.Kernel(); err != nil {
@@ -52,7 +58,7 @@ func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 		work = filepath.Join(keep, t.Name())
 		os.RemoveAll(work)
 	}
-	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger})
+	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger, Systemd: systemd})
 	if err != nil {
 		t.Fatalf("starting the bench VM: %v", err)
 	}
@@ -82,7 +88,11 @@ for ns in "" lan isp; do
 done
 echo "## iptables"; iptables-save | grep -v '^#'
 echo "## conntrack"; conntrack -L 2>/dev/null | head -30
-echo "## sysctl"; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`
+echo "## sysctl"; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding
+if [ -d /run/systemd/system ]; then
+  echo "## systemd"; systemctl status failberry --no-pager 2>&1 | head -20
+  journalctl -u failberry --no-pager -n 60 2>&1
+fi`
 
 type testWriter struct{ t *testing.T }
 

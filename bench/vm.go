@@ -109,7 +109,7 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 	}
 	appendLine := "console=ttyS0 panic=-1 bench.stage2=" + stage2
 	if vm.opts.Systemd {
-		appendLine = "console=ttyS0 panic=-1 systemd.show_status=0 bench.stage2=" + stage2
+		appendLine += " bench.systemd=1 systemd.show_status=0"
 	}
 	args := []string{
 		"-m", fmt.Sprint(vm.opts.Memory), "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",

@@ -19,11 +19,11 @@ for m in virtio_console xhci_pci ftdi_sio ppp_async ppp_generic ppp_deflate bsd_
   modprobe -q "$m" 2>/dev/null
 done
 ip link set lo up
-# the agent reads requests from the virtio port named bench.agent
-port=
-for d in /sys/class/virtio-ports/*; do
-  [ "$(cat "$d/name" 2>/dev/null)" = bench.agent ] && port=/dev/$(basename "$d")
-done
-echo "bench: stage2 ready, agent on $port" > /dev/ttyS0
-/mnt/bin/bench-agent "$port" > /mnt/agent.log 2>&1 &
+here=$(dirname "$0")
+if grep -q bench.systemd=1 /proc/cmdline; then
+  echo "bench: stage2 ready, booting systemd" > /dev/ttyS0
+  exec /bin/sh "$here/systemd-init.sh"
+fi
+echo "bench: stage2 ready" > /dev/ttyS0
+/bin/sh "$here/agent.sh" > /mnt/agent.log 2>&1 &
 while :; do wait; sleep 1; done
