@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := dispatch(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// `failberry usb off` on the port that carries a Pi 3B's Ethernet adapter is
+// refused, naming the risk, before anything is switched.
+func TestUSBOffRefusesPi3BEthernet(t *testing.T) {
+	sys := filepath.Join("..", "..", "usbpower", "testdata", "pi3b", "sys")
+	_, _, err := runCLI(t, "usb", "off", "--hub", "1-1", "--port", "1", "--sysfs", sys)
+	if err == nil || !strings.Contains(err.Error(), "Ethernet") {
+		t.Fatalf("want a refusal naming the Ethernet, got %v", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("modem:\n  apn: internet\n"), 0o600)
+	out, _, err := runCLI(t, "check", "--config", good)
+	if err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, want := range []string{"apn: internet", "-A FAILBERRY-POSTROUTING -o ppp+ -j MASQUERADE", "--dport 9000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("modem:\n  apn: internet\n  baud: fast\n"), 0o600)
+	_, _, err = runCLI(t, "check", "--config", bad)
+	if exitCode(err) != 3 || !strings.Contains(err.Error(), "bad.yaml:3: modem.baud") {
+		t.Fatalf("bad config: want exit 3 naming file, line and key, got %d %v", exitCode(err), err)
+	}
+	if _, _, err := runCLI(t, "check", "--config", filepath.Join(dir, "missing.yaml")); exitCode(err) != 3 {
+		t.Fatalf("missing config: want exit 3, got %v", err)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, stderr, err := runCLI(t, "frobnicate")
+	if exitCode(err) != 2 || !strings.Contains(stderr, "usage: failberry") {
+		t.Fatalf("got %v, stderr %q", err, stderr)
+	}
+}
