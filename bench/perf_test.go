@@ -117,6 +117,13 @@ func BenchmarkDial(b *testing.B) {
 	var ours, theirs, redial []time.Duration
 	for i := range benchRuns {
 		ours = append(ours, guestMillis(b, ctx, vm, fmt.Sprintf(timeToLink, "/mnt/bin/failberry run --config /mnt/failberry.yaml", fmt.Sprintf("failberry-%d.log", i))))
+		if i == 0 {
+			rss, err := vm.Run(ctx, 5*time.Second, `awk '/VmRSS/ {print $2}' /proc/$(pidof failberry)/status`)
+			if kb, perr := strconv.Atoi(strings.TrimSpace(rss)); err == nil && perr == nil {
+				b.ReportMetric(float64(kb)/1024, "failberry-rss-MB")
+				b.Logf("failberry resident memory while online: %.1f MB", float64(kb)/1024)
+			}
+		}
 		pid, _ := vm.Run(ctx, 5*time.Second, `for p in $(pidof pppd); do grep -q ttyS1 /proc/$p/cmdline || echo $p; done`)
 		redial = append(redial, guestMillis(b, ctx, vm, fmt.Sprintf(
 			`kill -9 %s; while ip link show ppp0 >/dev/null 2>&1; do sleep 0.02; done
