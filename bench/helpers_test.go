@@ -19,10 +19,24 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
+	buildMu  sync.Once
+	binDir   string
+	buildErr error
 )
+
+// buildOnce compiles the guest's programs once per test binary.
+func buildOnce(tb testing.TB) {
+	tb.Helper()
+	buildMu.Do(func() {
+		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		buildErr = bench.Build(ctx, binDir)
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+}
 
 // startVM boots a bench VM for one test. On failure it prints the guest
 // console, the modem transcript and every log of the run.
@@ -39,15 +53,7 @@ func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *
 	if _, _, err := bench.Kernel(); err != nil {
 		testenv.Skip(t, "%v", err)
 	}
-	buildOnce.Do(func() {
-		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		buildErr = bench.Build(ctx, binDir)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
+	buildOnce(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
 	cfg.Seed = time.Now().UnixNano()

@@ -53,15 +53,7 @@ func median(ds []time.Duration) time.Duration {
 
 func startBenchVM(b *testing.B, cfg sim.Config) (context.Context, *bench.VM) {
 	b.Helper()
-	buildOnce.Do(func() {
-		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		buildErr = bench.Build(ctx, binDir)
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
+	buildOnce(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	b.Cleanup(cancel)
 	work := b.TempDir()

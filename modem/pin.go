@@ -12,9 +12,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/failberry/failberry/internal/atomicfile"
 )
 
 // PINStore remembers PINs the SIM rejected, so a wrong modem.pin is sent once
@@ -120,45 +121,8 @@ func (s *FilePINStore) MarkRejected(pin string) error {
 	for _, e := range entries {
 		fmt.Fprintf(&buf, "v1 %x %x\n", e.salt, e.hash)
 	}
-	if err := writeAtomic(s.path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(s.path, buf.Bytes()); err != nil {
 		return fmt.Errorf("mark pin rejected: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic replaces path with data so a crash leaves the old or the new file.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

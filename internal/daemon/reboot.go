@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/failberry/failberry/internal/atomicfile"
 )
 
 // RebootGuard decides whether the daemon may reboot the Pi now: at most
@@ -62,7 +63,7 @@ func (g *RebootGuard) Record() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(g.Path, b)
+	return atomicfile.Write(g.Path, b)
 }
 
 func (g *RebootGuard) recent(st rebootState) []time.Time {
@@ -125,38 +126,4 @@ func procUptime(path string) (time.Duration, error) {
 		return 0, fmt.Errorf("reading uptime: %w", err)
 	}
 	return time.Duration(s * float64(time.Second)), nil
-}
-
-// writeFileAtomic writes data so that a reader (or a power loss) sees either
-// the old file or the new one, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
