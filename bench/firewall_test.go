@@ -35,6 +35,13 @@ func TestDaemonFirewallLifecycle(t *testing.T) {
 		t.Fatalf("no masquerade rule:\n%s", applied)
 	}
 
+	// A rule deleted behind the daemon's back comes back, and the journal says so.
+	guest(t, ctx, vm, 10*time.Second, `iptables -t nat -D FAILBERRY-POSTROUTING -o ppp+ -j MASQUERADE`)
+	waitFor(t, 20*time.Second, "the deleted masquerade rule is restored", func() bool { return rulesNow(t, ctx, vm) == applied })
+	waitFor(t, 5*time.Second, "a firewall-repaired event", func() bool {
+		return strings.Contains(daemonLog(t, vm), `msg="firewall-repaired`)
+	})
+
 	// Crash: SIGKILL leaves pppd and the rules behind; the next start cleans up.
 	guest(t, ctx, vm, 5*time.Second, `pkill -9 -x failberry; sleep 0.5`)
 	if p := pppdPids(t, ctx, vm); len(p) != 1 {

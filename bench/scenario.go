@@ -18,6 +18,8 @@ func DaemonConfig(extraModem string) string {
 const daemonConfig = `modem:
   apn: internet
 %s
+firewall:
+  reconcile_interval: 3s
 ppp:
   lcp_echo_interval: 1
   lcp_echo_failure: 3

@@ -26,6 +26,10 @@ var builtins = map[string][]string{
 type Firewall struct {
 	v4, v6 Tables
 	log    *slog.Logger
+
+	// Repaired, when set, is called by Keep after a pass that had to restore
+	// rules (the daemon turns it into a journal event). It must not block.
+	Repaired func(changes []string)
 }
 
 // New returns a Firewall over the given tables; v6 may be nil when IPv6 is

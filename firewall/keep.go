@@ -21,6 +21,9 @@ func (f *Firewall) Keep(ctx context.Context, r Ruleset, every time.Duration) err
 		changes, err := f.converge(r)
 		if len(changes) > 0 {
 			f.log.Warn("firewall rules repaired", "changes", changes)
+			if f.Repaired != nil {
+				f.Repaired(changes)
+			}
 		}
 		switch {
 		case err != nil && err.Error() != lastErr:

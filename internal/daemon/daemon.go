@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,6 +181,10 @@ func (d *Daemon) startFirewall() error {
 		return fmt.Errorf("firewall: %w", err)
 	}
 	d.fw = fw
+	fw.Repaired = func(changes []string) {
+		d.events.Emit(systemd.FirewallRepaired, fmt.Sprintf("firewall rules changed behind failberry's back were restored (%d changes)", len(changes)),
+			map[string]string{"CHANGES": strings.Join(changes, "; ")})
+	}
 	// No Cleanup first: Apply converges from whatever a crashed run left
 	// (duplicate jumps, stale rules or chains) by adding before deleting,
 	// so the cellular side is never open in between.

@@ -179,6 +179,9 @@ func (d *Daemon) reportFailure(err error, act Action) {
 	case ClassRegistration:
 		kind = systemd.RegistrationError
 		d.setPhase(PhaseRecovering, errText(err))
+	case ClassUnresponsive, ClassGone:
+		kind = systemd.ModemError
+		d.setPhase(PhaseRecovering, errText(err))
 	default:
 		d.setPhase(PhaseRecovering, errText(err))
 	}
