@@ -3,7 +3,6 @@
 package bench_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +99,3 @@ func copyTo(src, dst string) error {
 	}
 	return os.WriteFile(dst, b, 0o644)
 }
-
-var _ = context.Background

@@ -4,7 +4,6 @@ package bench_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -165,5 +164,3 @@ func poll(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
-
-var _ = fmt.Sprintf

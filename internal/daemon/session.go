@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/failberry/failberry/internal/config"
@@ -202,8 +201,6 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
-
-var _ io.Closer = (*modem.TTY)(nil)
 
 func signalText(i modem.Info) string {
 	if !i.SignalKnown {

@@ -9,7 +9,6 @@ import (
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
-	"github.com/failberry/failberry/systemd"
 	"github.com/failberry/failberry/usbpower"
 	"github.com/vishvananda/netlink"
 )
@@ -176,5 +175,3 @@ func statusLine(l route.Link, i modem.Info) string {
 	}
 	return s
 }
-
-var _ = systemd.LinkUp
