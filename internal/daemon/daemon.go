@@ -9,6 +9,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,11 +76,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, r := range []*string{&opts.SysRoot, &opts.DevRoot, &opts.RunRoot} {
-		if *r == "" {
-			*r = map[*string]string{&opts.SysRoot: "/sys", &opts.DevRoot: "/dev", &opts.RunRoot: "/run"}[r]
-		}
-	}
+	opts.SysRoot = cmp.Or(opts.SysRoot, "/sys")
+	opts.DevRoot = cmp.Or(opts.DevRoot, "/dev")
+	opts.RunRoot = cmp.Or(opts.RunRoot, "/run")
 	if opts.Events == nil {
 		opts.Events = systemd.NewEvents(opts.Logger)
 	}

@@ -52,7 +52,6 @@ type onlineSession struct {
 	d       *Daemon
 	proc    *pppd.Process
 	link    route.Link // the last ready link, zero until up
-	prober  *health.Prober
 	changes <-chan bool
 	stopPr  context.CancelFunc
 }
@@ -132,7 +131,7 @@ func (s *onlineSession) startProber(ctx context.Context, iface string) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := health.NewProber(cfg, s.d.log.With("component", "probe"))
-	s.prober, s.changes, s.stopPr = p, p.Changes(), cancel
+	s.changes, s.stopPr = p.Changes(), cancel
 	s.d.st.mu.Lock()
 	s.d.prober = p
 	s.d.st.mu.Unlock()

@@ -35,7 +35,7 @@ func (d *Daemon) locate(ctx context.Context) (string, error) {
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	stop := d.beatWhile(lctx)
+	stop := d.beatWhile(lctx, timeout)
 	defer stop()
 	c, err := modem.Locate(lctx, sel, d.opts.SysRoot, d.opts.DevRoot, d.probeAT, time.Second)
 	if err != nil {
@@ -53,10 +53,12 @@ func (d *Daemon) locate(ctx context.Context) (string, error) {
 	return c.DevPath, nil
 }
 
-// beatWhile keeps the heartbeat going during a bounded wait that does not
-// return to the main loop; stop it when the wait ends.
-func (d *Daemon) beatWhile(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// beatWhile keeps the heartbeat going during a long step that does not return
+// to the main loop (a registration wait can outlast the watchdog), but only
+// for the step's own bound: a step stuck beyond it stops the beats, and the
+// watchdog restarts the daemon. Call stop when the step ends.
+func (d *Daemon) beatWhile(ctx context.Context, bound time.Duration) (stop func()) {
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	go func() {
 		t := time.NewTicker(statusInterval)
 		defer t.Stop()
@@ -154,7 +156,7 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	}
 	c := usbpower.Cycler{Ctl: ctl, SysRoot: d.opts.SysRoot, Logger: d.log,
 		OffTime: d.cfg.Recovery.PowerCycle.OffTime, Repeat: true}
-	stop := d.beatWhile(ctx)
+	stop := d.beatWhile(ctx, c.OffTime+reenumTimeout+time.Minute)
 	defer stop()
 	start := time.Now()
 	t, err := c.Cycle(ctx, loc)

@@ -57,7 +57,9 @@ func (d *Daemon) session(ctx context.Context) error {
 		return err
 	}
 	d.modemMu.Lock()
+	stop := d.beatWhile(ctx, d.cfg.Modem.RegistrationTimeout+dialTimeout+time.Minute)
 	f, err := d.bringUpAndDial(ctx, tty)
+	stop()
 	d.modemMu.Unlock()
 	if err != nil {
 		return err
