@@ -22,9 +22,11 @@ func buildDeb(t *testing.T, dir, version string) string {
 	t.Helper()
 	cmd := exec.Command("sh", filepath.Join(bench.SourceDir(), "packaging", "build.sh"), "deb", dir, "amd64")
 	cmd.Env = append(os.Environ(), "FAILBERRY_VERSION="+version)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("building the .deb %s: %v\n%s", version, err, out)
+		t.Fatalf("building the .deb %s: %v\n%s%s", version, err, out, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
 }
