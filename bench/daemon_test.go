@@ -62,6 +62,10 @@ func TestDaemonDialsAndRedials(t *testing.T) {
 	// The public endpoint answers on the cellular address, as Route 53 sees it.
 	guest(t, ctx, vm, 10*time.Second, `ip netns exec isp sh -c 'printf "GET /cellular HTTP/1.0\r\n\r\n" | socat -t 5 - TCP:203.0.113.2:9000 | grep -q "200 OK"'`)
 
+	// A default route deleted behind the daemon's back is put back.
+	guest(t, ctx, vm, 5*time.Second, `ip route del default`)
+	lanReachesInternet(t, ctx, vm, time.Now(), 20*time.Second)
+
 	// Online, the modem's only port carries PPP: AT is refused, not forced.
 	if out, err := vm.Run(ctx, 20*time.Second, `/mnt/bin/failberry at --config /mnt/failberry.yaml 'AT+CSQ'`); err == nil || !strings.Contains(out, "online") {
 		t.Errorf("failberry at while online: want a refusal, got %v: %s", err, out)

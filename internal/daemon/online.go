@@ -83,6 +83,11 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 			return errLinkTimeout
 		case <-tick.C:
 			s.d.beat.Beat()
+			if s.link.Ready() { // put back a route deleted behind our back
+				if err := s.d.routes.Apply(s.link); err != nil {
+					s.d.log.Warn("default route", "err", err)
+				}
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -90,19 +95,24 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 }
 
 // linkChanged reacts to the ppp interface appearing, getting its address,
-// changing it, or going away.
+// changing it, or going away. Every change of a ready link re-applies the
+// route: pppd sets the local address and the peer in two steps, and the
+// kernel flushes routes through the link in between, so a route installed on
+// the first step would silently vanish.
 func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 	s.d.st.setLink(l)
 	switch {
 	case l.Ready() && !s.link.Ready():
 		return s.up(ctx, l)
-	case l.Ready() && l.Local != s.link.Local:
-		s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
-		flushConntrack(s.d, s.link.Local)
+	case l.Ready():
+		if l.Local != s.link.Local {
+			s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
+			flushConntrack(s.d, s.link.Local)
+		}
 		s.link = l
 		return s.d.routes.Apply(l)
-	case !l.Ready() && s.link.Ready():
-		s.d.log.Info("ppp link went down", "interface", l.Name)
+	case s.link.Ready():
+		s.d.log.Info("ppp link lost its address or went down", "interface", l.Name)
 	}
 	return nil
 }
