@@ -62,6 +62,11 @@ func TestDaemonDialsAndRedials(t *testing.T) {
 	// The public endpoint answers on the cellular address, as Route 53 sees it.
 	guest(t, ctx, vm, 10*time.Second, `ip netns exec isp sh -c 'printf "GET /cellular HTTP/1.0\r\n\r\n" | socat -t 5 - TCP:203.0.113.2:9000 | grep -q "200 OK"'`)
 
+	// IPv6 router advertisements are taken on the cellular link although the
+	// gateway forwards.
+	if ra := strings.TrimSpace(guest(t, ctx, vm, 5*time.Second, `cat /proc/sys/net/ipv6/conf/ppp0/accept_ra`)); ra != "2" {
+		t.Errorf("ppp0 accept_ra = %s, want 2", ra)
+	}
 	// A default route deleted behind the daemon's back is put back.
 	guest(t, ctx, vm, 5*time.Second, `ip route del default`)
 	lanReachesInternet(t, ctx, vm, time.Now(), 20*time.Second)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/failberry/failberry/firewall"
@@ -54,6 +56,7 @@ type onlineSession struct {
 	link    route.Link // the last ready link, zero until up
 	changes <-chan bool
 	stopPr  context.CancelFunc
+	raIndex int // the link whose accept_ra was set
 }
 
 func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error {
@@ -101,6 +104,10 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 // the first step would silently vanish.
 func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 	s.d.st.setLink(l)
+	if l.Index > 0 && l.Index != s.raIndex && s.d.cfg.Route.IPv6 {
+		s.raIndex = l.Index
+		s.d.acceptRA(l.Name)
+	}
 	switch {
 	case l.Ready() && !s.link.Ready():
 		return s.up(ctx, l)
@@ -193,4 +200,14 @@ func (s *state) snapshotInfo() modem.Info {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.info
+}
+
+// acceptRA lets the ppp link take the carrier's IPv6 router advertisements
+// (its global prefix and default router) although forwarding is on, where
+// the kernel ignores them unless accept_ra is 2.
+func (d *Daemon) acceptRA(iface string) {
+	p := filepath.Join("/proc/sys/net/ipv6/conf", iface, "accept_ra")
+	if err := os.WriteFile(p, []byte("2"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.log.Warn("IPv6 router advertisements on the cellular link", "err", err)
+	}
 }

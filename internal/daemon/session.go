@@ -80,29 +80,39 @@ func (d *Daemon) session(ctx context.Context) error {
 // bringUpAndDial does the AT part: bring-up over go.bug.st/serial, then the
 // dial on a plain file whose descriptor pppd inherits (as wvdial does).
 func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, error) {
+	info, err := d.bringUp(ctx, tty)
+	if err != nil {
+		return nil, err
+	}
+	return d.dial(ctx, tty, info)
+}
+
+func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
 	d.setPhase(PhaseBringingUp, tty)
 	port, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
+		return modem.Info{}, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
 	}
+	defer port.Close()
 	eng := d.engine(port)
 	if err := d.wake(ctx, eng); err != nil {
-		port.Close()
-		return nil, err
+		return modem.Info{}, err
 	}
 	pin, err := d.cfg.ResolvePIN()
 	if err != nil && !errors.Is(err, config.ErrNoPIN) {
-		port.Close()
-		return nil, fmt.Errorf("%w: %v", errConfig, err)
+		return modem.Info{}, fmt.Errorf("%w: %v", errConfig, err)
 	}
 	info, err := modem.Bringup(ctx, eng, d.bringupConfig(pin), d.pins, d.st.setInfo)
-	port.Close()
 	d.st.setInfo(info)
 	if err != nil {
-		return nil, err
+		return info, err
 	}
 	d.log.Info("modem ready", "tty", tty, "model", info.Model, "operator", info.Operator,
 		"registration", info.Reg.String(), "signal_dbm", signalText(info))
+	return info, nil
+}
+
+func (d *Daemon) dial(ctx context.Context, tty string, info modem.Info) (*modem.TTY, error) {
 	d.setPhase(PhaseDialing, tty)
 	f, err := modem.OpenDialFile(tty, d.cfg.Modem.Baud)
 	if err != nil {
