@@ -46,8 +46,10 @@ const RecoverySection = `recovery:
   sim_retry: 1m
 `
 
-// Script is the path of one of the bench's guest scripts.
-func Script(name string) string { return filepath.Join(SourceDir(), "bench", "guest", name) }
+// Script is the guest's path of one of the bench's guest scripts: Start
+// copies them into the shared work directory, because the source tree may
+// sit where the guest cannot see it (under /tmp, which the guest mounts anew).
+func Script(name string) string { return "/mnt/guest/" + name }
 
 // SetupNetworks builds the lan and isp namespaces, starts the carrier's pppd
 // and a TCP service on the internet host (port 80, for the probes).

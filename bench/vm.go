@@ -71,6 +71,9 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Work, "bin"), 0o755); err != nil {
 		return nil, err
 	}
+	if err := copyGuestScripts(opts.Work); err != nil {
+		return nil, err
+	}
 	for _, b := range []string{"bench-agent", "failberry"} {
 		if err := copyFile(filepath.Join(opts.Bin, b), filepath.Join(opts.Work, "bin", b)); err != nil && b == "bench-agent" {
 			return nil, fmt.Errorf("bench binaries missing (run bench.Build first): %w", err)
@@ -103,10 +106,7 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 func (vm *VM) path(name string) string { return filepath.Join(vm.Work, name) }
 
 func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
-	stage2, err := guestScript("stage2.sh")
-	if err != nil {
-		return err
-	}
+	stage2 := Script("stage2.sh")
 	appendLine := "console=ttyS0 panic=-1 bench.stage2=" + stage2
 	if vm.opts.Systemd {
 		appendLine += " bench.systemd=1 systemd.show_status=0"
@@ -315,5 +315,24 @@ func (vm *VM) PlugDecoy(ctx context.Context) error {
 		return err
 	}
 	go func() { <-ctx.Done(); c.Close() }()
+	return nil
+}
+
+// copyGuestScripts puts bench/guest/*.sh into <work>/guest, the guest's
+// /mnt/guest.
+func copyGuestScripts(work string) error {
+	src := filepath.Join(SourceDir(), "bench", "guest")
+	names, err := filepath.Glob(filepath.Join(src, "*.sh"))
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("bench guest scripts in %s: %v", src, err)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "guest"), 0o755); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := copyFile(n, filepath.Join(work, "guest", filepath.Base(n))); err != nil {
+			return err
+		}
+	}
 	return nil
 }
