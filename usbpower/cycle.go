@@ -71,8 +71,8 @@ func (c *Cycler) Cycle(ctx context.Context, loc Location) (Timing, error) {
 	if offErr == nil {
 		offErr = c.verifyOff(ctx, im.Switch)
 	}
-	if offErr == nil {
-		offErr = c.sleep(ctx, c.offTime())
+	if offErr == nil { // the verification already counts towards OffTime
+		offErr = c.sleep(ctx, max(0, c.offTime()-c.now().Sub(start)))
 	}
 	onCtx := context.WithoutCancel(ctx) // never leave the modem unpowered
 	onStart := c.now()

@@ -102,15 +102,15 @@ func TestCycle(t *testing.T) {
 		wantErr   error
 	}{
 		{name: "bench", tree: "bench", loc: Location{Hub: "1-1", Port: 2},
-			wantCalls: []string{"off 1-1:2", "on 1-1:2"}, wantOff: offSettle + 3*time.Second},
+			wantCalls: []string{"off 1-1:2", "on 1-1:2"}, wantOff: 3 * time.Second}, // verification counts towards OffTime
 		{name: "power comes back, off re-sent", tree: "pi3bplus", loc: Location{Hub: "1-1", Port: 3}, repeat: true, comeBack: 1,
-			wantCalls: []string{"off 1-1:3", "off 1-1:3", "on 1-1:3"}, wantOff: 2*offSettle + 3*time.Second},
+			wantCalls: []string{"off 1-1:3", "off 1-1:3", "on 1-1:3"}, wantOff: 3 * time.Second},
 		{name: "power comes back, no repeat", tree: "pi3bplus", loc: Location{Hub: "1-1", Port: 3}, comeBack: 1,
 			wantCalls: []string{"off 1-1:3", "on 1-1:3"}, wantOff: offSettle, wantErr: ErrPowerStuck},
 		{name: "power keeps coming back", tree: "pi3bplus", loc: Location{Hub: "1-1", Port: 3}, repeat: true, comeBack: 99,
 			wantCalls: []string{"off 1-1:3", "off 1-1:3", "off 1-1:3", "off 1-1:3", "on 1-1:3"}, wantOff: 4 * offSettle, wantErr: ErrPowerStuck},
 		{name: "pi4 partner", tree: "pi4", loc: Location{Hub: "1-1", Port: 4},
-			wantCalls: []string{"off 1-1:4", "off 2:4", "on 1-1:4", "on 2:4"}, wantOff: offSettle + 3*time.Second},
+			wantCalls: []string{"off 1-1:4", "off 2:4", "on 1-1:4", "on 2:4"}, wantOff: 3 * time.Second},
 		{name: "pi3b ethernet refused", tree: "pi3b", loc: Location{Hub: "1-1", Port: 1}, wantErr: ErrUnsafe},
 	}
 	for _, tt := range tests {
@@ -150,7 +150,7 @@ func TestCycleOffTimeAndBoardFromSysRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cmp.Equal(clk.sleeps, []time.Duration{offSettle, 10 * time.Second}) || tm.Off != offSettle+10*time.Second {
+	if !cmp.Equal(clk.sleeps, []time.Duration{offSettle, 10*time.Second - offSettle}) || tm.Off != 10*time.Second {
 		t.Errorf("sleeps %v, timing %+v", clk.sleeps, tm)
 	}
 }
@@ -161,7 +161,7 @@ func TestCycleCancelledStillPowersOn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.Sleep = func(_ context.Context, d time.Duration) error {
 		clk.now = clk.now.Add(d)
-		if d == c.offTime() {
+		if d == c.offTime()-offSettle { // the rest of the off time after verifying
 			cancel() // shutdown during the off time
 			return context.Canceled
 		}

@@ -131,13 +131,13 @@ func (d *Daemon) dial(ctx context.Context, tty string, info modem.Info) (*modem.
 // reset or powered up gets bootPatience to start answering. A modem left in
 // data mode by a pppd that was killed swallows AT: escape with +++ and hang up.
 func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
-	patience := wakeTimeout / 2
+	patience := wakeTimeout / 4
 	if time.Since(d.st.resetAt()) < bootPatience {
 		patience = bootPatience
 	}
 	deadline := time.Now().Add(patience)
 	for {
-		if _, err := eng.Command(ctx, "AT", wakeTimeout/2); err == nil {
+		if _, err := eng.Command(ctx, "AT", wakeTimeout/4); err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
