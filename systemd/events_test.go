@@ -165,6 +165,18 @@ func TestFlappingRateLimitedWithSummary(t *testing.T) {
 	if len(s.all()) != len(all) {
 		t.Error("empty flush wrote an entry")
 	}
+	// The summary spent the token it waited for: the next event at once is
+	// held again, with a summary one refill later.
+	e.after = func(d time.Duration, f func()) {
+		if d != FlapWindow/FlapBurst {
+			t.Errorf("second summary scheduled after %v, want %v", d, FlapWindow/FlapBurst)
+		}
+		timers = append(timers, f)
+	}
+	e.Emit(LinkDown, "still flapping", nil)
+	if len(s.all()) != len(all) || len(timers) != 2 {
+		t.Errorf("an event right after the summary was written (%d entries, %d summaries scheduled)", len(s.all())-len(all), len(timers))
+	}
 	now = now.Add(FlapWindow)
 	e.Emit(LinkDown, "down again", nil)
 	if got := s.all(); got[len(got)-1].Msg != "down again" {
