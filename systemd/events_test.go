@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func (f *fakeSender) Send(msg string, p journal.Priority, fields map[string]stri
 func (f *fakeSender) all() []sent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]sent(nil), f.got...)
+	return slices.Clone(f.got)
 }
 
 func TestEmitJournalFields(t *testing.T) {

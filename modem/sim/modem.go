@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -251,7 +252,7 @@ func readLoop(ctx context.Context, r io.Reader, ch chan<- chunk) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			select {
-			case ch <- chunk{b: append([]byte(nil), buf[:n]...)}:
+			case ch <- chunk{b: slices.Clone(buf[:n])}:
 			case <-ctx.Done():
 				return
 			}
