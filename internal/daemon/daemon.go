@@ -62,9 +62,8 @@ type Daemon struct {
 	reboot *RebootGuard
 	pins   modem.PINStore
 
-	// modemMu is held while the daemon talks AT; `failberry at` takes it too.
-	modemMu sync.Mutex
-	prober  *health.Prober // the current session's, nil while offline
+	slot   modemSlot      // held while anyone talks AT to the modem, `failberry at` too
+	prober *health.Prober // the current session's, nil while offline
 
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
 	fwErr  error
@@ -96,6 +95,7 @@ func New(opts Options) (*Daemon, error) {
 		notify: systemd.NewNotifier(),
 		beat:   health.NewHeartbeat(heartbeatMaxAge),
 		st:     newState(),
+		slot:   newModemSlot(),
 		rules:  rules,
 		routes: route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
 		ladder: NewLadder(LadderConfigFrom(cfg.Recovery)),

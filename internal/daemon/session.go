@@ -56,11 +56,18 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.modemMu.Lock()
+	if err := d.slot.take(ctx); err != nil {
+		return err
+	}
 	stop := d.beatWhile(ctx, d.cfg.Modem.RegistrationTimeout+dialTimeout+time.Minute)
 	f, err := d.bringUpAndDial(ctx, tty)
 	stop()
-	d.modemMu.Unlock()
+	if err == nil {
+		// The line now carries PPP: say so before giving the slot back, so
+		// `failberry at` (which reads the phase once it holds the slot) refuses.
+		d.setPhase(PhaseConnecting, tty)
+	}
+	d.slot.give()
 	if err != nil {
 		return err
 	}
@@ -68,7 +75,6 @@ func (d *Daemon) session(ctx context.Context) error {
 		f.Close()
 		return err
 	}
-	d.setPhase(PhaseConnecting, tty)
 	proc, err := pppd.Start(ctx, d.pppdOptions(), f.File(), d.log.With("component", "pppd"))
 	f.Close() // pppd has its own copy of the descriptor
 	if err != nil {
