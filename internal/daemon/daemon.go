@@ -59,8 +59,11 @@ type Daemon struct {
 	rules  firewall.Ruleset
 	routes *route.Manager
 	ladder *Ladder
-	reboot *RebootGuard
-	pins   modem.PINStore
+	// healthyAfter is how long the path must pass its probes before the
+	// ladder counts the last recovery step as having worked.
+	healthyAfter time.Duration
+	reboot       *RebootGuard
+	pins         modem.PINStore
 
 	// modemMu is held while the daemon talks AT; `failberry at` takes it too.
 	modemMu sync.Mutex
@@ -93,12 +96,13 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, opts: opts, log: opts.Logger, events: opts.Events,
-		notify: systemd.NewNotifier(),
-		beat:   health.NewHeartbeat(heartbeatMaxAge),
-		st:     newState(),
-		rules:  rules,
-		routes: route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
-		ladder: NewLadder(LadderConfigFrom(cfg.Recovery)),
+		notify:       systemd.NewNotifier(),
+		beat:         health.NewHeartbeat(heartbeatMaxAge),
+		st:           newState(),
+		rules:        rules,
+		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
+		ladder:       NewLadder(LadderConfigFrom(cfg.Recovery)),
+		healthyAfter: 2 * time.Minute,
 		reboot: &RebootGuard{
 			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
 			MinUptime: cfg.Recovery.Reboot.MinUptime,
