@@ -3,6 +3,8 @@ package usbpower
 import (
 	"context"
 	"errors"
+
+	"github.com/failberry/failberry/usbpower/sysfs"
 )
 
 // Controller is the OS boundary for hub port power. The real one is NewGousb
@@ -21,11 +23,12 @@ type Controller interface {
 var (
 	// ErrNotFound: the tty, hub or port does not exist (any more). After a
 	// power cycle it usually means the device re-enumerated: look it up again.
-	ErrNotFound = errors.New("not found")
+	// It is the walker's own sentinel, so LocateTTY's errors match it.
+	ErrNotFound = sysfs.ErrNotFound
 	// ErrNotUSB: the tty exists but is not on USB (ttyS0, ttyAMA0).
-	ErrNotUSB = errors.New("not a USB device")
+	ErrNotUSB = sysfs.ErrNotUSB
 	// ErrBadName: a hub, device or tty name that cannot be valid.
-	ErrBadName = errors.New("bad name")
+	ErrBadName = sysfs.ErrBadName
 	// ErrUnsafe: switching the port would cut something the Pi needs (its
 	// Ethernet); the operation was refused and nothing was switched.
 	ErrUnsafe = errors.New("unsafe port switch")
