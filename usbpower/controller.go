@@ -32,10 +32,16 @@ var (
 	// ErrUnsafe: switching the port would cut something the Pi needs (its
 	// Ethernet); the operation was refused and nothing was switched.
 	ErrUnsafe = errors.New("unsafe port switch")
+	// ErrNotSwitchable: the board cannot switch this port's power at all
+	// (the Zero 2 W's only port); nothing was switched.
+	ErrNotSwitchable = errors.New("port power cannot be switched")
 	// ErrNoUSB: libusb cannot start or see any bus (no USB, no permission).
 	ErrNoUSB = errors.New("USB not available")
-	// ErrPowerStuck: the port still reports power after the off request(s):
-	// the hub ignores power switching (ganged or no switching, or an emulated
-	// hub without power control) or power came back by itself.
-	ErrPowerStuck = errors.New("port power did not switch off")
+	// ErrStayedOnBus: the off request was accepted but the device never
+	// left the bus (its sysfs node stayed, or the hub kept reporting it
+	// connected), so its power was not cut: a ganged port switched alone, a
+	// hub without power switching (or an emulated one without port-power),
+	// old firmware, or power that came back by itself. A hub's "off" status
+	// bit is not evidence: Pi hubs report it for ports they do not switch.
+	ErrStayedOnBus = errors.New("device stayed on the bus")
 )
