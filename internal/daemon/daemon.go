@@ -59,8 +59,11 @@ type Daemon struct {
 	rules  firewall.Ruleset
 	routes *route.Manager
 	ladder *Ladder
-	reboot *RebootGuard
-	pins   modem.PINStore
+	// healthyAfter is how long the path must pass its probes before the
+	// ladder counts the last recovery step as having worked.
+	healthyAfter time.Duration
+	reboot       *RebootGuard
+	pins         modem.PINStore
 
 	slot   modemSlot      // held while anyone talks AT to the modem, `failberry at` too
 	prober *health.Prober // the current session's, nil while offline
@@ -92,13 +95,14 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, opts: opts, log: opts.Logger, events: opts.Events,
-		notify: systemd.NewNotifier(),
-		beat:   health.NewHeartbeat(heartbeatMaxAge),
-		st:     newState(),
-		slot:   newModemSlot(),
-		rules:  rules,
-		routes: route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
-		ladder: NewLadder(LadderConfigFrom(cfg.Recovery)),
+		notify:       systemd.NewNotifier(),
+		beat:         health.NewHeartbeat(heartbeatMaxAge),
+		st:           newState(),
+		slot:         newModemSlot(),
+		rules:        rules,
+		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
+		ladder:       NewLadder(LadderConfigFrom(cfg.Recovery)),
+		healthyAfter: 2 * time.Minute,
 		reboot: &RebootGuard{
 			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
 			MinUptime: cfg.Recovery.Reboot.MinUptime,

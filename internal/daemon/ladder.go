@@ -86,7 +86,9 @@ type Ladder struct {
 // NewLadder returns a ladder at its bottom rung.
 func NewLadder(cfg LadderConfig) *Ladder { return &Ladder{cfg: cfg} }
 
-// Success resets the ladder: the link came up (and stayed up long enough).
+// Success resets the ladder. Call it only on proof that the last step worked:
+// the path passed its probes and stayed up for recovery.healthy_after (a link
+// that merely comes up may fail again at once, and must keep climbing).
 func (l *Ladder) Success() { l.step, l.attempt = StepRedial, 0 }
 
 // Position reports the current step and how many attempts it has had.

@@ -149,10 +149,7 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("power cycle: %w", err)
 	}
-	ctl, err := usbpower.NewGousb(d.opts.SysRoot, d.log)
-	if err != nil {
-		return fmt.Errorf("power cycle: %w", err)
-	}
+	ctl := usbpower.NewController(d.opts.SysRoot, d.log) // libusb only where sysfs cannot switch
 	if c, ok := ctl.(io.Closer); ok {
 		defer c.Close()
 	}

@@ -20,9 +20,12 @@ const (
 	dialTimeout     = 60 * time.Second
 	linkUpTimeout   = 60 * time.Second
 	pppdStopGrace   = 5 * time.Second
-	wakeTimeout     = time.Second
-	bootPatience    = 20 * time.Second // for a modem just reset or powered up to answer
-	statusInterval  = 5 * time.Second
+	// deadPathStopGrace is pppd's grace when the path is known dead: long
+	// enough to restore the tty, too short to wait for a Terminate-Ack.
+	deadPathStopGrace = 300 * time.Millisecond
+	wakeTimeout       = time.Second
+	bootPatience      = 20 * time.Second // for a modem just reset or powered up to answer
+	statusInterval    = 5 * time.Second
 )
 
 // errModemGone means the modem's tty is not there (unplugged, crashed off the

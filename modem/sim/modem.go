@@ -308,7 +308,7 @@ func (m *Modem) Run(ctx context.Context, dte io.ReadWriter, carrier io.ReadWrite
 		if reboot && m.OnReboot != nil {
 			m.OnReboot()
 		}
-		timer.Reset(max(next.Sub(time.Now()), time.Millisecond))
+		timer.Reset(max(time.Until(next), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
