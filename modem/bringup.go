@@ -37,7 +37,7 @@ type BringupConfig struct {
 	CommandTimeout      time.Duration // per command; default the engine's
 }
 
-// Info is what bring-up and ReadInfo learn about the modem, for logs and the
+// Info is what bring-up learns about the modem, for logs and the
 // status endpoint. SignalDBM is meaningful only when SignalKnown.
 type Info struct {
 	Manufacturer, Model, Revision string

@@ -90,19 +90,3 @@ func Reset(ctx context.Context, e *Engine, full bool) error {
 	}
 	return nil
 }
-
-// ReadInfo reads signal, operator and registration for status while not
-// online (it needs the AT port to itself). It returns what it could read,
-// with the errors of the queries that failed.
-func ReadInfo(ctx context.Context, e *Engine) (Info, error) {
-	b := &bringup{e: e}
-	s := newRegState()
-	if err := s.poll(ctx, b); err != nil {
-		return b.info, fmt.Errorf("read info: %w", err)
-	}
-	s.evaluate(true, &b.info)
-	if err := b.readSignal(ctx); err != nil {
-		return b.info, fmt.Errorf("read info: %w", err)
-	}
-	return b.info, nil
-}

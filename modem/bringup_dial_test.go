@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestHangup(t *testing.T) {
@@ -40,17 +38,4 @@ func TestReset(t *testing.T) {
 		t.Errorf("refused radio cycle: %v, want ErrNotAllowed", err)
 	}
 	port.check(t)
-}
-
-func TestReadInfo(t *testing.T) {
-	e, port, _, _ := newTestEngine(t, "readinfo.txt", time.Second)
-	info, err := ReadInfo(context.Background(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port.check(t)
-	want := Info{Reg: RegHome, RegSource: "CEREG", Operator: "EE", AcT: AcTLTE, RSSI: 99}
-	if diff := cmp.Diff(want, info); diff != "" {
-		t.Errorf("Info (-want +got):\n%s", diff)
-	}
 }

@@ -75,8 +75,8 @@ func NewEvents(logger *slog.Logger) *Events {
 	return NewEventsWithSender(logger, s)
 }
 
-// NewEventsWithSender is NewEvents with an explicit Sender, e.g.
-// JournalSocket{Path: ...} for the VM bench; a nil sender logs through logger.
+// NewEventsWithSender is NewEvents with an explicit Sender (a fake in tests);
+// a nil sender logs through logger.
 // When a send fails the event is logged through logger instead.
 func NewEventsWithSender(logger *slog.Logger, s Sender) *Events {
 	if logger == nil {

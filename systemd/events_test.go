@@ -1,13 +1,10 @@
 package systemd
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,64 +182,6 @@ func TestFlappingRateLimitedWithSummary(t *testing.T) {
 	}
 }
 
-// decodeNative parses journald's native protocol (the inverse of EncodeNative).
-func decodeNative(t *testing.T, b []byte) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	r := bufio.NewReader(bytes.NewReader(b))
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			if line != "" {
-				t.Fatalf("trailing data %q", line)
-			}
-			return out
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if k, v, ok := strings.Cut(line, "="); ok {
-			out[k] = v
-			continue
-		}
-		var n uint64
-		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
-			t.Fatalf("length of %s: %v", line, err)
-		}
-		v := make([]byte, n+1)
-		if _, err := r.Read(v); err != nil || v[n] != '\n' {
-			t.Fatalf("value of %s: %v %q", line, err, v)
-		}
-		out[line] = string(v[:n])
-	}
-}
-
-func TestJournalSocketNativeProtocol(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.sock")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	e := NewEventsWithSender(nil, JournalSocket{Path: path})
-	e.Emit(ModemError, "AT+CGDCONT failed", map[string]string{"reason": "line one\nline two", "interface": "ppp0"})
-	buf := make([]byte, 65536)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"PRIORITY": "3", "MESSAGE": "AT+CGDCONT failed", "MESSAGE_ID": ModemError.ID,
-		"SYSLOG_IDENTIFIER": "failberry", "FAILBERRY_KIND": "modem-error",
-		"FAILBERRY_REASON": "line one\nline two", "FAILBERRY_INTERFACE": "ppp0",
-	}
-	if diff := cmp.Diff(want, decodeNative(t, buf[:n])); diff != "" {
-		t.Errorf("datagram (-want +got):\n%s", diff)
-	}
-	if err := (JournalSocket{Path: filepath.Join(t.TempDir(), "absent")}).Send("x", journal.PriInfo, nil); err == nil {
-		t.Error("send to a missing socket succeeded")
-	}
-}
-
 func TestSanitizeField(t *testing.T) {
 	for in, want := range map[string]string{
 		"step": "STEP", "_x": "X", "": "X", "9lives": "X9LIVES", "a-b.c": "A_B_C",
@@ -362,4 +301,10 @@ func TestUnitVerifies(t *testing.T) {
 		}
 		t.Errorf("systemd-analyze verify: %s", line)
 	}
+}
+
+// AllKinds lists every Kind, for the catalog tests.
+func AllKinds() []Kind {
+	return []Kind{LinkUp, LinkDown, RecoveryStep, RecoveryExhausted, ModemError, SIMError,
+		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped}
 }

@@ -33,9 +33,3 @@ var (
 	DaemonStarted     = Kind{Name: "daemon-started", ID: "d654b464b9b74a198a84d748731accdc", Priority: journal.PriInfo}
 	DaemonStopped     = Kind{Name: "daemon-stopped", ID: "77998fc104f445069a399cd62b8e1c73", Priority: journal.PriInfo}
 )
-
-// AllKinds lists every Kind, for the catalog test and for documentation tools.
-func AllKinds() []Kind {
-	return []Kind{LinkUp, LinkDown, RecoveryStep, RecoveryExhausted, ModemError, SIMError,
-		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped}
-}

@@ -90,30 +90,3 @@ func (n *Notifier) send(state string) {
 	// take the modem link down; systemd's own timeouts report the problem.
 	_, _ = n.notify(state)
 }
-
-// childEnvDrop lists the variables that belong to this process's relationship
-// with systemd. A child inheriting NOTIFY_SOCKET could send READY/WATCHDOG on
-// our behalf (NotifyAccess=main rejects it, but noisily); LISTEN_* would make a
-// child believe it was socket-activated.
-var childEnvDrop = map[string]bool{
-	"NOTIFY_SOCKET":  true,
-	"WATCHDOG_PID":   true,
-	"WATCHDOG_USEC":  true,
-	"LISTEN_PID":     true,
-	"LISTEN_FDS":     true,
-	"LISTEN_FDNAMES": true,
-}
-
-// ChildEnv returns env (in os.Environ form) without the systemd variables a
-// child such as pppd must not inherit. The input slice is not modified.
-func ChildEnv(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if childEnvDrop[name] {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}

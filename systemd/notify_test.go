@@ -139,23 +139,3 @@ func TestWatchdogIgnoresOtherPID(t *testing.T) {
 		t.Fatalf("sent %q for another process's watchdog", got)
 	}
 }
-
-func TestChildEnv(t *testing.T) {
-	in := []string{
-		"PATH=/usr/bin", "NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_PID=12",
-		"WATCHDOG_USEC=30000000", "LISTEN_PID=12", "LISTEN_FDS=1", "LISTEN_FDNAMES=x",
-		"NOTIFY_SOCKETX=keep", "LANG=C", "garbage-without-equals", "",
-	}
-	orig := slices.Clone(in)
-	got := ChildEnv(in)
-	want := []string{"PATH=/usr/bin", "NOTIFY_SOCKETX=keep", "LANG=C", "garbage-without-equals", ""}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ChildEnv (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(orig, in); diff != "" {
-		t.Errorf("input modified (-want +got):\n%s", diff)
-	}
-	if got := ChildEnv(nil); len(got) != 0 {
-		t.Errorf("ChildEnv(nil) = %q", got)
-	}
-}

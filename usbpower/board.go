@@ -129,13 +129,6 @@ type Impact struct {
 	Affected []PortRef
 }
 
-// CheckSafe refuses (ErrUnsafe) a port switch that would cut the Pi's
-// Ethernet. It is Assess without the impact.
-func CheckSafe(b Board, hubs []Hub, hub string, port int) error {
-	_, err := Assess(b, hubs, hub, port)
-	return err
-}
-
 // Assess works out which ports must be switched to cut the power of
 // hub/port on this board, and which lose power with it. It refuses
 // (ErrUnsafe) when that would cut the Pi's Ethernet: on any board when a

@@ -95,11 +95,6 @@ func newLazyController(sysRoot string, log *slog.Logger, start usbStarter) *hubC
 	return &hubController{sysRoot: sysRoot, log: log.With("component", "usbpower"), start: start}
 }
 
-// newHubController is a controller over an opener that is already started.
-func newHubController(sysRoot string, log *slog.Logger, o hubOpener, closeFn func() error) *hubController {
-	return newLazyController(sysRoot, log, func() (hubOpener, func() error, error) { return o, closeFn, nil })
-}
-
 // usb starts libusb on first use; c.mu must be held or the controller new.
 func (c *hubController) usb() (hubOpener, error) {
 	if c.opener == nil && c.startErr == nil {

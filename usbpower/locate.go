@@ -3,7 +3,6 @@ package usbpower
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/failberry/failberry/usbpower/sysfs"
@@ -74,14 +73,5 @@ func WaitTTY(ctx context.Context, sysRoot string, match func(sysfs.TTY) bool, po
 func MatchLocation(device string, iface int) func(sysfs.TTY) bool {
 	return func(t sysfs.TTY) bool {
 		return t.Device == device && (iface < 0 || t.Interface == iface)
-	}
-}
-
-// MatchVIDPID matches the tty on interface iface (-1: any) of any device with
-// this vendor and product ID ("12d1", "1506"), for modems moved to another port.
-func MatchVIDPID(vid, pid string, iface int) func(sysfs.TTY) bool {
-	return func(t sysfs.TTY) bool {
-		return strings.EqualFold(t.VID, vid) && strings.EqualFold(t.PID, pid) &&
-			(iface < 0 || t.Interface == iface)
 	}
 }

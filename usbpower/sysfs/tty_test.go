@@ -12,7 +12,6 @@ import (
 // The trees are the callers' captured testdata: the walker is tested on the
 // same files discovery and the power cycle are.
 var (
-	piTree    = filepath.Join("..", "testdata", "pi3b", "sys")
 	mf180Tree = filepath.Join("..", "..", "modem", "testdata", "sysfs", "mf180")
 	acmTree   = filepath.Join("..", "..", "modem", "testdata", "sysfs", "acm")
 )
