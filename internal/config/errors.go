@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -44,11 +43,3 @@ func (e *Error) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// ErrNoPIN is returned by ResolvePIN when neither pin nor pin_file is set,
-// so a modem that asks for a PIN can say what to configure.
-var ErrNoPIN = errors.New("no SIM PIN configured: set modem.pin_file (or modem.pin)")
-
-// ErrInsecurePINFile is returned by ResolvePIN when pin_file can be read by
-// every user.
-var ErrInsecurePINFile = errors.New("pin_file is world-readable")

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/failberry/failberry/health"
-	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
 )
@@ -35,17 +33,5 @@ func TestClassify(t *testing.T) {
 		if got := Classify(tt.err); got != tt.want {
 			t.Errorf("Classify(%v) = %s, want %s", tt.err, got, tt.want)
 		}
-	}
-}
-
-// The config's default probes and the prober's own defaults are written in
-// two places (the config documents them, the prober stands alone): they must
-// not drift apart.
-func TestDefaultProbesMatchProber(t *testing.T) {
-	d := &Daemon{cfg: config.Default()}
-	got := d.proberConfig("ppp0")
-	want := health.DefaultProberConfig()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("config defaults %+v\nprober defaults %+v", got, want)
 	}
 }

@@ -142,7 +142,7 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 }
 
 func (s *onlineSession) startProber(ctx context.Context, iface string) {
-	cfg := s.d.proberConfig(iface)
+	cfg := health.NewProberConfig(iface, s.d.cfg.Health.Probes)
 	if len(cfg.Targets) == 0 {
 		return
 	}
