@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,4 +216,76 @@ func TestEffectiveMasksPIN(t *testing.T) {
 	if !strings.Contains(out, "pin: '****'") {
 		t.Errorf("Effective does not say a PIN is set:\n%s", out)
 	}
+}
+
+// TestSampleFileDocumentsEveryKey uncomments every key in the sample file,
+// examples included: each must parse on its own, and every key of Config
+// must be there, so a new key cannot be left out of the file users read.
+func TestSampleFileDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = regexp.MustCompile(`(?m)^(\s*)# ([a-z_0-9]+:( |$))`).ReplaceAll(data, []byte("$1$2"))
+	d := &decoder{file: samplePath, lines: map[string]int{}}
+	var c Config
+	d.walk("", d.document(data), reflect.ValueOf(&c).Elem(), "")
+	if len(d.problems) > 0 {
+		t.Errorf("sample keys do not parse:\n%v", (&Error{d.problems}).Error())
+	}
+	var missing []string
+	var each func(path string, v reflect.Value)
+	each = func(path string, v reflect.Value) {
+		for _, f := range fieldsOf(v, "") {
+			key := strings.TrimPrefix(path+"."+f.name, ".")
+			if _, ok := d.lines[key]; !ok {
+				missing = append(missing, key)
+			}
+			if f.v.Kind() == reflect.Struct && !reflect.PointerTo(f.v.Type()).Implements(unmarshaler) {
+				each(key, f.v)
+			}
+		}
+	}
+	each("", reflect.ValueOf(&c).Elem())
+	if len(missing) > 0 {
+		t.Errorf("the sample file does not document %v", missing)
+	}
+}
+
+// TestCheckTagsResolve: a check tag that names nothing, or a check of
+// another type, would silently check nothing.
+func TestCheckTagsResolve(t *testing.T) {
+	var each func(path string, v reflect.Value)
+	each = func(path string, v reflect.Value) {
+		for _, f := range fieldsOf(v, "") {
+			key, typ := strings.TrimPrefix(path+"."+f.name, "."), f.v.Type()
+			if f.v.Kind() == reflect.Struct && !reflect.PointerTo(typ).Implements(unmarshaler) {
+				each(key, f.v)
+				continue
+			}
+			lo, hi, isRange := strings.Cut(f.check, "..")
+			fn := reflect.ValueOf(checks[f.check])
+			var ok bool
+			switch {
+			case f.check == "":
+				ok = true
+			case isRange && typ == durationType:
+				_, err := time.ParseDuration(lo)
+				ok = err == nil && hi == ""
+			case isRange && typ.Kind() == reflect.Int:
+				_, err1 := strconv.Atoi(lo)
+				_, err2 := strconv.Atoi(hi)
+				ok = err1 == nil && err2 == nil
+			case strings.Contains(f.check, "|"):
+				ok = typ.Kind() == reflect.String
+			case fn.IsValid():
+				in := fn.Type().In(0)
+				ok = in == typ || typ.Kind() == reflect.Slice && in == typ.Elem()
+			}
+			if !ok {
+				t.Errorf("%s: check %q does not apply to a %s", key, f.check, typ)
+			}
+		}
+	}
+	each("", reflect.ValueOf(&Config{}).Elem())
 }

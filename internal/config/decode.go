@@ -87,24 +87,22 @@ func (d *decoder) addf(line int, key, format string, args ...any) {
 }
 
 // document returns the single document's root node: nil for an empty file,
-// or with a problem recorded when the YAML itself is broken.
+// or with a problem recorded when the YAML itself is broken (the library's
+// message names the line).
 func (d *decoder) document(data []byte) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc, extra yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if !errors.Is(err, io.EOF) {
-			d.addf(0, "", "not valid YAML: %v", err) // the library's message names the line
+	err := dec.Decode(&doc)
+	if err == nil {
+		if err = dec.Decode(&extra); err == nil {
+			d.addf(extra.Line, "", "not valid YAML: line %d: a second document (---) follows; keep one document", extra.Line)
+			return nil
 		}
-		return nil
 	}
-	if err := dec.Decode(&extra); err == nil {
-		d.addf(extra.Line, "", "not valid YAML: line %d: a second document (---) follows; keep one document", extra.Line)
-		return nil
-	} else if !errors.Is(err, io.EOF) {
+	if !errors.Is(err, io.EOF) {
 		d.addf(0, "", "not valid YAML: %v", err)
-		return nil
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || len(d.problems) > 0 {
 		return nil
 	}
 	return doc.Content[0]
@@ -151,7 +149,7 @@ func (d *decoder) walk(path string, n *yaml.Node, v reflect.Value, hint string) 
 			d.addf(n.Content[i].Line, path, "a key must be a plain name; allowed keys: %s", names(fields))
 			continue
 		}
-		key := join(path, k.Value)
+		key := strings.TrimPrefix(path+"."+k.Value, ".")
 		if seen[k.Value] {
 			d.addf(k.Line, key, "set twice in the same mapping; keep one (line %d)", d.lines[key])
 			continue
@@ -182,45 +180,46 @@ var durationType = reflect.TypeFor[Duration]()
 // at n's line. A list's items are decoded, and checked, one by one.
 func (d *decoder) value(key string, n *yaml.Node, t reflect.Type, f field) (reflect.Value, bool) {
 	x := reflect.New(t).Elem()
-	if t.Kind() == reflect.Slice {
-		if n.Kind != yaml.SequenceNode {
-			d.addf(n.Line, key, "found %s; expected a list such as %s", describe(n), f.hint)
-			return x, false
-		}
+	msg := shape(n, t, f.hint)
+	switch {
+	case msg != "":
+	case t.Kind() == reflect.Slice:
 		ok := true
 		for i, item := range n.Content {
 			iv, good := d.value(fmt.Sprintf("%s[%d]", key, i), deref(item), t.Elem(), f)
 			x, ok = reflect.Append(x, iv), ok && good
 		}
-		return x, ok && d.verdict(key, n, x, f)
-	}
-	msg := shape(n, t, f.hint)
-	if msg == "" {
-		if err := n.Decode(x.Addr().Interface()); err != nil {
-			switch {
-			case t == durationType:
-				msg = fmt.Sprintf("%q is not a duration; use a Go duration such as %q (units ms, s, m, h)", n.Value, f.hint)
-			case t.Kind() == reflect.Int:
-				msg = fmt.Sprintf("%q is out of range; %s", n.Value, f.hint)
-			default:
-				msg = err.Error()
-			}
-		} else if t.Kind() == reflect.Float64 && (math.IsNaN(x.Float()) || math.IsInf(x.Float(), 0)) {
+		if !ok {
+			return x, false
+		}
+	default:
+		switch err := n.Decode(x.Addr().Interface()); {
+		case err != nil && t == durationType:
+			msg = fmt.Sprintf("%q is not a duration; use a Go duration such as %q (units ms, s, m, h)", n.Value, f.hint)
+		case err != nil && t.Kind() == reflect.Int:
+			msg = fmt.Sprintf("%q is out of range; %s", n.Value, f.hint)
+		case err != nil:
+			msg = err.Error()
+		case t.Kind() == reflect.Float64 && (math.IsNaN(x.Float()) || math.IsInf(x.Float(), 0)):
 			msg = fmt.Sprintf("%q is not a finite number; %s", n.Value, f.hint)
 		}
 	}
+	if msg == "" {
+		msg = check(f.check, f.hint, x)
+	}
 	if msg != "" {
 		d.addf(n.Line, key, "%s", msg)
-		return x, false
 	}
-	return x, d.verdict(key, n, x, f)
+	return x, msg == ""
 }
 
 // shape says what is wrong with the form of n for a t, before decoding: the
-// library would accept a number for a string and report its own messages.
+// library would take a number for a string and has messages of its own.
 func shape(n *yaml.Node, t reflect.Type, hint string) string {
 	want := map[reflect.Kind]string{reflect.Int: "a number", reflect.Float64: "a number", reflect.Bool: "true or false"}[t.Kind()]
 	switch {
+	case t.Kind() == reflect.Slice:
+		return unless(n.Kind == yaml.SequenceNode, "found %s; expected a list such as %s", describe(n), hint)
 	case t == durationType:
 		want = fmt.Sprintf("a duration such as %q", hint)
 	case t == reflect.TypeFor[Bytes]():
@@ -228,11 +227,11 @@ func shape(n *yaml.Node, t reflect.Type, hint string) string {
 	case want == "":
 		want = "a string"
 	}
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Sprintf("found %s; expected %s", describe(n), want)
-	}
-	tag, number := n.ShortTag(), n.ShortTag() == "!!int" || n.ShortTag() == "!!float"
+	tag := n.ShortTag()
+	number := tag == "!!int" || tag == "!!float"
 	switch {
+	case n.Kind != yaml.ScalarNode:
+		return fmt.Sprintf("found %s; expected %s", describe(n), want)
 	case t == durationType && number:
 		return fmt.Sprintf("%s is a bare number; write a duration with a unit, such as %q", n.Value, n.Value+"s")
 	case want == "a number" && !(tag == "!!int" || t.Kind() == reflect.Float64 && number):
@@ -243,16 +242,6 @@ func shape(n *yaml.Node, t reflect.Type, hint string) string {
 		return fmt.Sprintf("found the boolean %s; expected a string (quote it if you mean the text)", n.Value)
 	}
 	return ""
-}
-
-// verdict runs f's check on x when it applies to x's type (a list's check
-// is either on each item or on the whole list), reporting its message.
-func (d *decoder) verdict(key string, n *yaml.Node, x reflect.Value, f field) bool {
-	if msg := check(f.check, f.hint, x); msg != "" {
-		d.addf(n.Line, key, "%s", msg)
-		return false
-	}
-	return true
 }
 
 // check applies a check tag (see the package doc) to v; "" means fine.
@@ -283,13 +272,6 @@ func check(tag, hint string, v reflect.Value) string {
 	return ""
 }
 
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
 // deref follows an alias (*anchor) to its target.
 func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 10; i++ {
@@ -300,15 +282,10 @@ func deref(n *yaml.Node) *yaml.Node {
 
 // describe names what a node is, for "found X; expected Y" messages.
 func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
+	if n.Kind == yaml.ScalarNode {
 		return strconv.Quote(n.Value)
 	}
-	return "an unsupported YAML node"
+	return cmp.Or(map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[n.Kind], "an unsupported YAML node")
 }
 
 func names(fields []field) string {

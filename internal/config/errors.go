@@ -1,7 +1,7 @@
 package config
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -15,18 +15,14 @@ type Problem struct {
 
 // String formats the problem as "file:line: key: msg", like a compiler.
 func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
+	s := p.File
 	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
+		s += ":" + strconv.Itoa(p.Line)
 	}
-	b.WriteString(": ")
 	if p.Key != "" {
-		b.WriteString(p.Key)
-		b.WriteString(": ")
+		s += ": " + p.Key
 	}
-	b.WriteString(p.Msg)
-	return b.String()
+	return s + ": " + p.Msg
 }
 
 // Error lists every problem found in one file, so a user can fix them all

@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
 )
@@ -33,5 +36,17 @@ func TestClassify(t *testing.T) {
 		if got := Classify(tt.err); got != tt.want {
 			t.Errorf("Classify(%v) = %s, want %s", tt.err, got, tt.want)
 		}
+	}
+}
+
+// A probe target the prober cannot run ends the start with a config error,
+// rather than a daemon whose /cellular stays at 503 (issue 11).
+func TestNewRefusesProbesThatCannotRun(t *testing.T) {
+	cfg := config.Default()
+	cfg.Modem.APN = "internet"
+	cfg.Health.Probes.Targets = []config.ProbeTarget{{Kind: "icmp", Addr: "example.com"}}
+	cfg.Health.Probes.Quorum = 1
+	if _, err := New(Options{Config: cfg}); !errors.Is(err, health.ErrInvalidConfig) {
+		t.Fatalf("New = %v, want health.ErrInvalidConfig", err)
 	}
 }
