@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all deps build test unit fuzz e2e bench demo clean
+.PHONY: all deps build test lint unit fuzz e2e bench demo clean
 
 all: build
 
@@ -18,10 +18,21 @@ build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/failberry ./cmd/failberry
 	$(GO) build -trimpath -o bin/modemsim ./cmd/modemsim
 
-# unit: the fast tests, including the privileged ones in network namespaces.
-unit: deps
+# lint: go vet, staticcheck and deadcode (pinned as tools in go.mod). deadcode
+# lists what nothing outside tests reaches; bench/ and internal/testenv are
+# test infrastructure and are left out.
+lint: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) vet -tags bench ./bench/...
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags bench ./bench/...
+	@dead=$$($(GO) tool deadcode -tags bench ./... | grep -v -e '^bench/' -e '^internal/testenv/'); \
+	if [ -n "$$dead" ]; then echo "deadcode: unused outside tests:"; echo "$$dead"; exit 1; fi
+
+# unit: the fast tests under the race detector, including the privileged ones
+# in network namespaces.
+unit: deps
+	$(GO) test -race -count=1 -timeout 15m ./...
 
 # fuzz: each fuzz target for a short time.
 fuzz: deps

@@ -375,8 +375,12 @@ type countedTables struct {
 	n *calls
 }
 
-func (c countedTables) read()   { c.n.all++ }
-func (c countedTables) change() { c.n.all++; c.n.changes++ }
+// countMu guards every calls counter: Apply converges IPv4 and IPv6 at the
+// same time, so two wrappers count into one struct from two goroutines.
+var countMu sync.Mutex
+
+func (c countedTables) read()   { countMu.Lock(); c.n.all++; countMu.Unlock() }
+func (c countedTables) change() { countMu.Lock(); c.n.all++; c.n.changes++; countMu.Unlock() }
 
 func (c countedTables) ListChains(t string) ([]string, error) { c.read(); return c.t.ListChains(t) }
 func (c countedTables) List(t, ch string) ([]string, error)   { c.read(); return c.t.List(t, ch) }
@@ -404,6 +408,8 @@ type countedBatch struct {
 func (c countedBatch) Save() (string, error) { c.read(); return c.b.Save() }
 func (c countedBatch) Restore(script string) error {
 	c.change()
+	countMu.Lock()
 	c.n.restores++
+	countMu.Unlock()
 	return c.b.Restore(script)
 }

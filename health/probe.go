@@ -2,6 +2,7 @@ package health
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,12 +136,12 @@ func probeHTTP(ctx context.Context, iface, addr string, timeout time.Duration) p
 		return probeResult{bytes: httpBytes(len(req), len(line)), err: fmt.Errorf("probe http %s: %w: %w", addr, ErrNoAnswer, err)}
 	}
 	rest, _ := io.Copy(io.Discard, br)
-	bytes := httpBytes(len(req), len(line)+int(rest))
+	used := httpBytes(len(req), len(line)+int(rest))
 	code := statusCode(line)
 	if code < 200 || code > 299 {
-		return probeResult{bytes: bytes, err: fmt.Errorf("probe http %s: status %d: %w", addr, code, ErrNoAnswer)}
+		return probeResult{bytes: used, err: fmt.Errorf("probe http %s: status %d: %w", addr, code, ErrNoAnswer)}
 	}
-	return probeResult{rtt: rtt, bytes: bytes}
+	return probeResult{rtt: rtt, bytes: used}
 }
 
 // statusCode parses "HTTP/1.x NNN ..."; 0 when malformed.
@@ -171,13 +174,15 @@ func probeICMP(ctx context.Context, iface, addr string) probeResult {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 
-	seq := uint16(icmpSeq.Add(1))
-	id := uint16(os.Getpid())
 	var dst net.Addr = &net.UDPAddr{IP: ip}
 	if raw {
 		dst = &net.IPAddr{IP: ip}
 	}
-	msg := echoRequest(id, seq)
+	req := newEcho(os.Getpid(), int(icmpSeq.Add(1)))
+	msg, err := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: req}).Marshal(nil)
+	if err != nil {
+		return probeResult{err: fmt.Errorf("probe icmp %s: encoding the echo request: %w", addr, err)}
+	}
 	start := time.Now()
 	if _, err := conn.WriteTo(msg, dst); err != nil {
 		return probeResult{err: fmt.Errorf("probe icmp %s: send: %w", addr, err)}
@@ -188,7 +193,7 @@ func probeICMP(ctx context.Context, iface, addr string) probeResult {
 		if err != nil {
 			return probeResult{bytes: icmpEchoBytes, err: fmt.Errorf("probe icmp %s: %w: %w", addr, ErrNoAnswer, err)}
 		}
-		if isEchoReply(buf[:n], msg, raw) {
+		if isEchoReply(buf[:n], req, raw) {
 			return probeResult{rtt: time.Since(start), bytes: 2 * icmpEchoBytes}
 		}
 	}
@@ -196,7 +201,9 @@ func probeICMP(ctx context.Context, iface, addr string) probeResult {
 
 // openICMP opens an unprivileged ping socket (SOCK_DGRAM, allowed by
 // net.ipv4.ping_group_range) or, failing that, a raw ICMP socket (root or
-// CAP_NET_RAW), bound to iface.
+// CAP_NET_RAW), bound to iface. It opens the socket itself rather than
+// through icmp.ListenPacket, which binds before the caller can set
+// SO_BINDTODEVICE: the probe must leave by the cellular link only.
 func openICMP(iface string) (net.PacketConn, bool, error) {
 	raw := false
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
@@ -226,50 +233,27 @@ func openICMP(iface string) (net.PacketConn, bool, error) {
 	return c, raw, nil
 }
 
-// echoRequest builds an ICMP echo request: type 8, code 0, checksum, id, seq,
-// then a payload that identifies this probe.
-func echoRequest(id, seq uint16) []byte {
-	b := make([]byte, 8+icmpPayloadLen)
-	b[0] = 8
-	binary.BigEndian.PutUint16(b[4:], id)
-	binary.BigEndian.PutUint16(b[6:], seq)
-	copy(b[8:], "failberry-probe")
-	binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
-	binary.BigEndian.PutUint16(b[2:], checksum(b))
-	return b
+// newEcho is the body of one echo request: the id and seq, and a payload of
+// icmpPayloadLen bytes (a tag and the send time) that only this probe sends.
+func newEcho(id, seq int) *icmp.Echo {
+	data := make([]byte, icmpPayloadLen)
+	copy(data, "failberr")
+	binary.BigEndian.PutUint64(data[8:], uint64(time.Now().UnixNano()))
+	return &icmp.Echo{ID: id & 0xffff, Seq: seq & 0xffff, Data: data}
 }
 
-// isEchoReply reports whether b is the reply to req. With ping sockets the
-// kernel rewrites the id, so only seq and payload are compared; raw sockets
-// see every ICMP packet, so the id must match too.
-func isEchoReply(b, req []byte, raw bool) bool {
-	if len(b) >= 20 && b[0]>>4 == 4 { // raw socket that kept the IPv4 header
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return false
-		}
-		b = b[ihl:]
-	}
-	if len(b) != len(req) || b[0] != 0 || b[1] != 0 {
+// isEchoReply reports whether b, as read from the socket, is the reply to
+// req. With ping sockets the kernel rewrites the id, so only seq and payload
+// are compared; raw sockets see every ICMP packet, so the id must match too.
+// Go's raw IPv4 sockets strip the IP header before b reaches here.
+func isEchoReply(b []byte, req *icmp.Echo, raw bool) bool {
+	m, err := icmp.ParseMessage(ipv4.ICMPTypeEcho.Protocol(), b)
+	if err != nil || m.Type != ipv4.ICMPTypeEchoReply || m.Code != 0 {
 		return false
 	}
-	if raw && string(b[4:6]) != string(req[4:6]) {
+	e, ok := m.Body.(*icmp.Echo)
+	if !ok || e.Seq != req.Seq || !bytes.Equal(e.Data, req.Data) {
 		return false
 	}
-	return string(b[6:]) == string(req[6:])
-}
-
-// checksum is the Internet checksum (RFC 1071).
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
+	return !raw || e.ID == req.ID
 }

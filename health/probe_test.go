@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/internal/testenv"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
 )
 
 // SO_BINDTODEVICE needs CAP_NET_RAW on older kernels and ICMP raw sockets need
@@ -126,28 +128,40 @@ func TestProberRunRealProbesOnLoopback(t *testing.T) {
 	}
 }
 
-func TestEchoEncoding(t *testing.T) {
-	req := echoRequest(0x1234, 7)
-	if len(req) != 8+icmpPayloadLen || req[0] != 8 || checksum(req) != 0 {
-		t.Fatalf("bad echo request %x (checksum over packet %x)", req, checksum(req))
+func TestEchoReplyMatching(t *testing.T) {
+	req := newEcho(0x1234, 7)
+	if len(req.Data) != icmpPayloadLen || req.Len(1) != 4+icmpPayloadLen {
+		t.Fatalf("echo request body %+v: want a payload of %d bytes", req, icmpPayloadLen)
 	}
-	reply := append([]byte(nil), req...)
-	reply[0] = 0
+	marshal := func(typ icmp.Type, code int, body icmp.MessageBody) []byte {
+		b, err := (&icmp.Message{Type: typ, Code: code, Body: body}).Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	echo := func(id, seq int, data []byte) *icmp.Echo { return &icmp.Echo{ID: id, Seq: seq, Data: data} }
+	reply := marshal(ipv4.ICMPTypeEchoReply, 0, req)
 	if !isEchoReply(reply, req, true) || !isEchoReply(reply, req, false) {
 		t.Error("matching reply rejected")
 	}
-	withIP := append(append([]byte{0x45}, make([]byte, 19)...), reply...)
-	if !isEchoReply(withIP, req, true) {
-		t.Error("reply behind an IPv4 header rejected")
+	otherID := marshal(ipv4.ICMPTypeEchoReply, 0, echo(0x9999, req.Seq, req.Data))
+	if isEchoReply(otherID, req, true) || !isEchoReply(otherID, req, false) {
+		t.Error("the id must matter for raw sockets only (ping sockets rewrite it)")
 	}
-	other := append([]byte(nil), reply...)
-	other[4] = 0x99
-	if isEchoReply(other, req, true) || !isEchoReply(other, req, false) {
-		t.Error("id must matter for raw sockets only")
-	}
-	for _, junk := range [][]byte{nil, {0}, {0x4f}, {0x4f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, req, make([]byte, 200)} {
-		if isEchoReply(junk, req, true) {
-			t.Errorf("junk %x accepted", junk)
+	for name, b := range map[string][]byte{
+		"our own request (a raw socket on lo sees it)": marshal(ipv4.ICMPTypeEcho, 0, req),
+		"another seq":     marshal(ipv4.ICMPTypeEchoReply, 0, echo(req.ID, req.Seq+1, req.Data)),
+		"another payload": marshal(ipv4.ICMPTypeEchoReply, 0, echo(req.ID, req.Seq, newEcho(req.ID, req.Seq).Data)),
+		"a nonzero code":  marshal(ipv4.ICMPTypeEchoReply, 1, req),
+		"an unreachable":  marshal(ipv4.ICMPTypeDestinationUnreachable, 1, &icmp.DstUnreach{Data: reply}),
+		"empty":           nil,
+		"truncated":       reply[:3],
+		"an IPv4 header":  append(append([]byte{0x45}, make([]byte, 19)...), reply...),
+		"zeros":           make([]byte, 200),
+	} {
+		if isEchoReply(b, req, true) || isEchoReply(b, req, false) {
+			t.Errorf("%s accepted as the reply", name)
 		}
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Status is everything `failberry status` and /status show. The daemon fills
@@ -48,8 +50,15 @@ type LinkStatus struct {
 	BytesOut  uint64 `json:"bytes_out"`
 }
 
-// LadderStatus describes the recovery ladder. StepsTotal counts the steps
-// taken since start, by step name, for the recovery_steps_total metric.
+// LadderIdle is LadderStatus.Step while no recovery attempt runs: the link is
+// up, or the daemon has not failed yet.
+const LadderIdle = "idle"
+
+// LadderStatus describes the recovery ladder. Step is the step being tried, or
+// LadderIdle (with Attempt 0) while no recovery attempt runs. StepsTotal counts
+// the steps taken since start, by step name, for the recovery_steps_total
+// metric; the daemon lists every step of its ladder there, taken or not, and
+// the ladder_step metric exports a sample for each of them.
 type LadderStatus struct {
 	Step       string            `json:"step"`
 	Attempt    int               `json:"attempt"`
@@ -76,6 +85,11 @@ type StatusSource interface{ Status() Status }
 // format) and nothing else. It exposes addresses and errors, so bind it to
 // loopback or the LAN only, never to the public listener.
 func NewStatusHandler(src StatusSource) http.Handler {
+	// A registry of its own, not the global one: the handler exports exactly
+	// the daemon's metrics, and two handlers (tests, a future second listener)
+	// never collide on registration.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(statusCollector{src})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/status" && r.URL.Path != "/metrics" {
 			http.Error(w, "not found", http.StatusNotFound)
@@ -87,18 +101,20 @@ func NewStatusHandler(src StatusSource) http.Handler {
 			return
 		}
 		var buf bytes.Buffer
-		s := src.Status()
 		if r.URL.Path == "/status" {
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(&buf)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(s); err != nil {
+			if err := enc.Encode(src.Status()); err != nil {
 				http.Error(w, "encoding status failed", http.StatusInternalServerError)
 				return
 			}
 		} else {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-			WriteMetrics(&buf, s)
+			if err := writeMetrics(&buf, reg); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", string(metricsFormat))
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodHead {
@@ -107,60 +123,116 @@ func NewStatusHandler(src StatusSource) http.Handler {
 	})
 }
 
-// WriteMetrics writes s in the Prometheus text format. Metrics are derived from
-// one Status per scrape rather than kept in global registries, so the handler
-// has no shared mutable state.
-func WriteMetrics(w io.Writer, s Status) {
-	typed := map[string]bool{}
-	typeLine := func(name, typ string) {
-		if n := metricName(name); !typed[n] {
-			typed[n] = true
-			fmt.Fprintf(w, "# TYPE %s %s\n", n, typ)
+// metricsFormat is the Prometheus text exposition format, version 0.0.4,
+// which every scraper reads.
+var metricsFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+// writeMetrics gathers reg and writes it in the text format. An error (a
+// metric the registry refuses, such as a label value that is not UTF-8) fails
+// the whole scrape, as promhttp does by default: a scraper then sees the
+// problem instead of a silently missing series.
+func writeMetrics(w io.Writer, reg prometheus.Gatherer) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("gathering metrics: %w", err)
+	}
+	enc := expfmt.NewEncoder(w, metricsFormat)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return fmt.Errorf("encoding metric %s: %w", mf.GetName(), err)
 		}
 	}
-	gauge := func(name string, v float64) { typeLine(name, "gauge"); metrics.WriteGaugeFloat64(w, name, v) }
-	counter := func(name string, v uint64) { typeLine(name, "counter"); metrics.WriteCounterUint64(w, name, v) }
-	gauge("failberry_link_up", b2f(s.Link.Up))
-	if s.Modem.SignalDBM != nil {
-		gauge("failberry_signal_dbm", float64(*s.Modem.SignalDBM))
-	}
-	counter(`failberry_link_bytes_total{direction="in"}`, s.Link.BytesIn)
-	counter(`failberry_link_bytes_total{direction="out"}`, s.Link.BytesOut)
-	gauge("failberry_path_up", b2f(s.Probes.Healthy))
-	gauge("failberry_firewall_applied", b2f(s.Firewall.Applied))
-	// All samples of one metric stay together, as the text format requires.
-	for _, m := range []struct {
-		name string
-		v    func(TargetStats) float64
-	}{
-		{"failberry_probe_ok", func(t TargetStats) float64 { return b2f(t.OK) }},
-		{"failberry_probe_rtt_seconds", func(t TargetStats) float64 { return t.LastRTT.Seconds() }},
-		{"failberry_probe_loss_ratio", func(t TargetStats) float64 { return t.Loss }},
-	} {
-		for _, t := range s.Probes.Targets {
-			gauge(m.name+`{target="`+escapeLabel(t.Target)+`"}`, m.v(t))
-		}
-	}
-	counter("failberry_probe_rounds_total", s.Probes.Rounds)
-	counter("failberry_probe_bytes_total", s.Probes.BytesSpent)
-	gauge("failberry_probe_estimated_bytes_per_day", float64(s.Probes.EstimatedBytesPerDay))
-	if s.Ladder.Step != "" {
-		gauge(`failberry_ladder_step{step="`+escapeLabel(s.Ladder.Step)+`"}`, 1)
-	}
-	gauge("failberry_ladder_attempt", float64(s.Ladder.Attempt))
-	steps := make([]string, 0, len(s.Ladder.StepsTotal))
-	for k := range s.Ladder.StepsTotal {
-		steps = append(steps, k)
-	}
-	slices.Sort(steps)
-	for _, k := range steps {
-		counter(`failberry_recovery_steps_total{step="`+escapeLabel(k)+`"}`, s.Ladder.StepsTotal[k])
+	return nil
+}
+
+// The metrics, with their help text. Each is derived from the one Status
+// read per scrape, so nothing is kept in counters of its own that could
+// drift from what `failberry status` shows.
+var (
+	descLinkUp = prometheus.NewDesc("failberry_link_up",
+		"Whether the cellular PPP link is up with an address (1) or not (0).", nil, nil)
+	descSignal = prometheus.NewDesc("failberry_signal_dbm",
+		"Signal strength the modem reports (AT+CSQ), in dBm; absent while unknown.", nil, nil)
+	descLinkBytes = prometheus.NewDesc("failberry_link_bytes_total",
+		"Bytes through the PPP interface by direction (in, out); starts again from 0 when the interface is recreated.",
+		[]string{"direction"}, nil)
+	descPathUp = prometheus.NewDesc("failberry_path_up",
+		"Whether the probes over the cellular link pass, so the path works end to end (1) or not (0); what /cellular answers.", nil, nil)
+	descFirewall = prometheus.NewDesc("failberry_firewall_applied",
+		"Whether the NAT, forwarding and inbound rules are in place (1) or not (0).", nil, nil)
+	descProbeOK = prometheus.NewDesc("failberry_probe_ok",
+		"Whether the last probe of a target got an answer (1) or not (0).", []string{"target"}, nil)
+	descProbeRTT = prometheus.NewDesc("failberry_probe_rtt_seconds",
+		"Round-trip time of the last answered probe of a target, in seconds.", []string{"target"}, nil)
+	descProbeLoss = prometheus.NewDesc("failberry_probe_loss_ratio",
+		"Share of a target's recent probes that got no answer, from 0 to 1.", []string{"target"}, nil)
+	descProbeRounds = prometheus.NewDesc("failberry_probe_rounds_total",
+		"Probe rounds run over the cellular link.", nil, nil)
+	descProbeBytes = prometheus.NewDesc("failberry_probe_bytes_total",
+		"Bytes the probes have used on the metered cellular link, counted at the IP layer.", nil, nil)
+	descProbeBytesPerDay = prometheus.NewDesc("failberry_probe_estimated_bytes_per_day",
+		"Bytes a day the probes will use at their configured interval and targets.", nil, nil)
+	descLadderStep = prometheus.NewDesc("failberry_ladder_step",
+		"1 for the recovery ladder step being tried, 0 for every other step; all 0 while no recovery attempt runs.",
+		[]string{"step"}, nil)
+	descLadderAttempt = prometheus.NewDesc("failberry_ladder_attempt",
+		"Attempt number of the recovery step being tried; 0 while no recovery attempt runs.", nil, nil)
+	descRecoverySteps = prometheus.NewDesc("failberry_recovery_steps_total",
+		"Recovery steps taken since the daemon started, by step.", []string{"step"}, nil)
+)
+
+// statusCollector exports one Status per scrape, as node_exporter's
+// collectors do with const metrics: the handler holds no mutable state.
+type statusCollector struct{ src StatusSource }
+
+func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLinkUp, descSignal, descLinkBytes, descPathUp, descFirewall,
+		descProbeOK, descProbeRTT, descProbeLoss, descProbeRounds, descProbeBytes, descProbeBytesPerDay,
+		descLadderStep, descLadderAttempt, descRecoverySteps} {
+		ch <- d
 	}
 }
 
-func metricName(s string) string {
-	name, _, _ := strings.Cut(s, "{")
-	return name
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Status()
+	// NewConstMetric refuses label values that are not UTF-8; the invalid
+	// metric carries that error to Gather instead of panicking in a handler.
+	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		m, err := prometheus.NewConstMetric(d, t, v, labels...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(d, err)
+		}
+		ch <- m
+	}
+	emit(descLinkUp, prometheus.GaugeValue, b2f(s.Link.Up))
+	if s.Modem.SignalDBM != nil {
+		emit(descSignal, prometheus.GaugeValue, float64(*s.Modem.SignalDBM))
+	}
+	emit(descLinkBytes, prometheus.CounterValue, float64(s.Link.BytesIn), "in")
+	emit(descLinkBytes, prometheus.CounterValue, float64(s.Link.BytesOut), "out")
+	emit(descPathUp, prometheus.GaugeValue, b2f(s.Probes.Healthy))
+	emit(descFirewall, prometheus.GaugeValue, b2f(s.Firewall.Applied))
+	for _, t := range s.Probes.Targets {
+		emit(descProbeOK, prometheus.GaugeValue, b2f(t.OK), t.Target)
+		emit(descProbeRTT, prometheus.GaugeValue, t.LastRTT.Seconds(), t.Target)
+		emit(descProbeLoss, prometheus.GaugeValue, t.Loss, t.Target)
+	}
+	emit(descProbeRounds, prometheus.CounterValue, float64(s.Probes.Rounds))
+	emit(descProbeBytes, prometheus.CounterValue, float64(s.Probes.BytesSpent))
+	emit(descProbeBytesPerDay, prometheus.GaugeValue, float64(s.Probes.EstimatedBytesPerDay))
+	// Every step the ladder knows (the keys of StepsTotal) gets a sample, so a
+	// query sees the step change from 1 to 0 rather than a series vanishing.
+	steps := slices.Collect(maps.Keys(s.Ladder.StepsTotal))
+	if s.Ladder.Step != "" && s.Ladder.Step != LadderIdle && !slices.Contains(steps, s.Ladder.Step) {
+		steps = append(steps, s.Ladder.Step)
+	}
+	for _, step := range steps {
+		emit(descLadderStep, prometheus.GaugeValue, b2f(step == s.Ladder.Step), step)
+	}
+	emit(descLadderAttempt, prometheus.GaugeValue, float64(s.Ladder.Attempt))
+	for step, n := range s.Ladder.StepsTotal {
+		emit(descRecoverySteps, prometheus.CounterValue, float64(n), step)
+	}
 }
 
 func b2f(b bool) float64 {
@@ -168,11 +240,6 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// escapeLabel escapes a Prometheus label value: backslash, quote, newline.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
 // signalWord rates an RSSI in dBm as shown by `failberry status`.

@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/failberry/failberry/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -30,7 +32,7 @@ func sampleStatus() Status {
 		Firewall: FirewallStatus{Applied: true},
 		Probes: ProbeStats{State: StateUp, Healthy: true, Rounds: 42, BytesSpent: 2048, EstimatedBytesPerDay: 725760,
 			Targets: []TargetStats{{Target: `icmp:1.1.1.1`, OK: true, LastRTT: 42 * time.Millisecond, Loss: 0.1},
-				{Target: `odd"label\`, OK: false}}},
+				{Target: `odd"label\`, OK: false}, {Target: "two\nlines", OK: true}}},
 	}
 }
 
@@ -77,10 +79,20 @@ func TestStatusHandlerRoutes(t *testing.T) {
 	}
 }
 
+func metrics(t *testing.T, s Status) string {
+	t.Helper()
+	code, hdr, body := get(t, NewStatusHandler(staticSource(s)), "GET", "/metrics")
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("GET /metrics: %d %v\n%s", code, hdr, body)
+	}
+	return body
+}
+
 func TestMetrics(t *testing.T) {
-	_, _, body := get(t, NewStatusHandler(staticSource(sampleStatus())), "GET", "/metrics")
+	body := metrics(t, sampleStatus())
 	for _, want := range []string{
-		"# TYPE failberry_link_up gauge\nfailberry_link_up 1\n",
+		"# HELP failberry_link_up Whether the cellular PPP link is up with an address (1) or not (0).\n" +
+			"# TYPE failberry_link_up gauge\nfailberry_link_up 1\n",
 		"failberry_signal_dbm -79\n",
 		`failberry_link_bytes_total{direction="in"} 123456` + "\n",
 		`failberry_link_bytes_total{direction="out"} 789` + "\n",
@@ -88,9 +100,14 @@ func TestMetrics(t *testing.T) {
 		`failberry_probe_rtt_seconds{target="icmp:1.1.1.1"} 0.042` + "\n",
 		`failberry_probe_loss_ratio{target="icmp:1.1.1.1"} 0.1` + "\n",
 		`failberry_probe_ok{target="odd\"label\\"} 0` + "\n",
+		`failberry_probe_ok{target="two\nlines"} 1` + "\n",
 		"failberry_probe_bytes_total 2048\n",
 		"failberry_probe_rounds_total 42\n",
+		"# TYPE failberry_ladder_step gauge\n",
+		`failberry_ladder_step{step="power-cycle"} 0` + "\n",
 		`failberry_ladder_step{step="redial"} 1` + "\n",
+		"failberry_ladder_attempt 2\n",
+		"# TYPE failberry_recovery_steps_total counter\n",
 		`failberry_recovery_steps_total{step="power-cycle"} 1` + "\n",
 		`failberry_recovery_steps_total{step="redial"} 3` + "\n",
 		"failberry_path_up 1\n",
@@ -99,25 +116,74 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
-	if strings.Count(body, "# TYPE failberry_recovery_steps_total counter") != 1 {
-		t.Errorf("TYPE line for recovery steps should appear once:\n%s", body)
-	}
-	// Every family's samples are contiguous and follow its TYPE line.
+	// Every family has one HELP line with text and one TYPE line, and its
+	// samples are contiguous after them.
 	seen, last := map[string]bool{}, ""
 	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-		name := metricName(strings.Fields(line)[0])
-		if strings.HasPrefix(line, "# TYPE ") {
-			name = strings.Fields(line)[2]
+		f := strings.Fields(line)
+		name, _, _ := strings.Cut(f[0], "{")
+		if strings.HasPrefix(line, "# ") {
+			if len(f) < 4 {
+				t.Errorf("metadata without text: %q", line)
+			}
+			name = f[2]
 		}
 		if name != last && seen[name] {
 			t.Errorf("family %s is split", name)
 		}
 		seen[name], last = true, name
 	}
-	var empty bytes.Buffer
-	WriteMetrics(&empty, Status{})
-	if strings.Contains(empty.String(), "signal_dbm") || strings.Contains(empty.String(), "ladder_step{") {
-		t.Errorf("unknown values should be absent:\n%s", empty.String())
+	if n := strings.Count(body, "# HELP "); n != len(seen) || n != strings.Count(body, "# TYPE ") {
+		t.Errorf("%d HELP lines for %d families:\n%s", n, len(seen), body)
+	}
+	empty := metrics(t, Status{})
+	if strings.Contains(empty, "failberry_signal_dbm") || strings.Contains(empty, "failberry_ladder_step") {
+		t.Errorf("unknown values should be absent:\n%s", empty)
+	}
+}
+
+// TestMetricsLadderIdle: while no recovery attempt runs, every step the
+// ladder knows exports 0 (issue 11: redial exported 1 while online).
+func TestMetricsLadderIdle(t *testing.T) {
+	s := sampleStatus()
+	s.Ladder = LadderStatus{Step: LadderIdle, StepsTotal: map[string]uint64{"redial": 3, "modem-reset": 0}}
+	body := metrics(t, s)
+	for _, want := range []string{
+		`failberry_ladder_step{step="modem-reset"} 0` + "\n",
+		`failberry_ladder_step{step="redial"} 0` + "\n",
+		"failberry_ladder_attempt 0\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `step="idle"`) {
+		t.Errorf("idle is not a step:\n%s", body)
+	}
+}
+
+// A label value the library refuses fails the scrape with the reason rather
+// than panicking in the handler or dropping the series unseen.
+func TestMetricsInvalidLabel(t *testing.T) {
+	s := sampleStatus()
+	s.Probes.Targets = []TargetStats{{Target: "icmp:\xff"}}
+	code, _, body := get(t, NewStatusHandler(staticSource(s)), "GET", "/metrics")
+	if code != http.StatusInternalServerError || !strings.Contains(body, "failberry_probe_ok") || !strings.Contains(body, "UTF-8") {
+		t.Errorf("GET /metrics with a non-UTF-8 target: %d %q", code, body)
+	}
+}
+
+// TestMetricsPassPromtool lets Prometheus's own linter read the handler's
+// output, the sample status and the empty one.
+func TestMetricsPassPromtool(t *testing.T) {
+	testenv.RequireTools(t, "promtool")
+	for name, s := range map[string]Status{"sample": sampleStatus(), "empty": {}} {
+		cmd := exec.Command("promtool", "check", "metrics")
+		cmd.Stdin = strings.NewReader(metrics(t, s))
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(out)) != 0 {
+			t.Errorf("promtool check metrics (%s status): %v\n%s", name, err, out)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 
 // bringupRun runs Bringup on a transcript and checks the transcript was
 // followed exactly (so "nothing else was sent" is checked too).
-func bringupRun(t *testing.T, transcript string, cfg BringupConfig, pins PINStore) (Info, error, []Info, string) {
+func bringupRun(t *testing.T, transcript string, cfg BringupConfig, pins PINStore) (Info, []Info, string, error) {
 	t.Helper()
 	port := newScriptPort(t, transcript)
 	var logs bytes.Buffer
@@ -30,7 +30,7 @@ func bringupRun(t *testing.T, transcript string, cfg BringupConfig, pins PINStor
 	if cfg.PIN != "" && (strings.Contains(logs.String(), cfg.PIN) || (err != nil && strings.Contains(err.Error(), cfg.PIN))) {
 		t.Errorf("PIN %s leaked: err %v, logs:\n%s", cfg.PIN, err, logs.String())
 	}
-	return info, err, progress, logs.String()
+	return info, progress, logs.String(), err
 }
 
 var ident = Info{Manufacturer: "huawei", Model: "E3531", Revision: "22.521.23.00.00"}
@@ -42,7 +42,7 @@ func withIdent(i Info) Info {
 
 func TestBringupOK(t *testing.T) {
 	cfg := BringupConfig{APN: "internet", Init: []string{"AT^CURC=0"}}
-	info, err, progress, _ := bringupRun(t, "bringup_ok.txt", cfg, nil)
+	info, progress, _, err := bringupRun(t, "bringup_ok.txt", cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestBringupOK(t *testing.T) {
 
 func TestBringupPINOK(t *testing.T) {
 	store := NewFilePINStore(filepath.Join(t.TempDir(), "pins"))
-	info, err, _, _ := bringupRun(t, "bringup_pin_ok.txt", BringupConfig{PIN: "1234", APN: "internet"}, store)
+	info, _, _, err := bringupRun(t, "bringup_pin_ok.txt", BringupConfig{PIN: "1234", APN: "internet"}, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestBringupWrongPINSentOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "rejected-pins")
 	store := NewFilePINStore(path)
 	cfg := BringupConfig{PIN: "1111", APN: "internet"}
-	_, err, _, _ := bringupRun(t, "bringup_pin_wrong.txt", cfg, store)
+	_, _, _, err := bringupRun(t, "bringup_pin_wrong.txt", cfg, store)
 	if !errors.Is(err, ErrIncorrectPassword) {
 		t.Fatalf("first bring-up: %v, want ErrIncorrectPassword", err)
 	}
@@ -82,12 +82,12 @@ func TestBringupWrongPINSentOnce(t *testing.T) {
 		t.Errorf("error text: %v", err)
 	}
 	// same store: the PIN is not sent again (the transcript has no AT+CPIN=)
-	_, err, _, _ = bringupRun(t, "bringup_pin_locked_out.txt", cfg, store)
+	_, _, _, err = bringupRun(t, "bringup_pin_locked_out.txt", cfg, store)
 	if !errors.Is(err, ErrPINRejectedBefore) {
 		t.Errorf("second bring-up: %v, want ErrPINRejectedBefore", err)
 	}
 	// a new store on the same file (daemon restart): still not sent
-	_, err, _, _ = bringupRun(t, "bringup_pin_locked_out.txt", cfg, NewFilePINStore(path))
+	_, _, _, err = bringupRun(t, "bringup_pin_locked_out.txt", cfg, NewFilePINStore(path))
 	if !errors.Is(err, ErrPINRejectedBefore) {
 		t.Errorf("after restart: %v, want ErrPINRejectedBefore", err)
 	}
@@ -98,32 +98,32 @@ func TestBringupWrongPINSentOnce(t *testing.T) {
 }
 
 func TestBringupNoPINConfigured(t *testing.T) {
-	_, err, _, _ := bringupRun(t, "bringup_pin_locked_out.txt", BringupConfig{}, nil)
+	_, _, _, err := bringupRun(t, "bringup_pin_locked_out.txt", BringupConfig{}, nil)
 	if !errors.Is(err, ErrSIMPINRequired) || !strings.Contains(err.Error(), "modem.pin") {
 		t.Errorf("err %v, want ErrSIMPINRequired mentioning modem.pin", err)
 	}
 }
 
 func TestBringupPUKNeverGuessed(t *testing.T) {
-	_, err, _, _ := bringupRun(t, "bringup_puk.txt", BringupConfig{PIN: "1234"}, NewFilePINStore(filepath.Join(t.TempDir(), "p")))
+	_, _, _, err := bringupRun(t, "bringup_puk.txt", BringupConfig{PIN: "1234"}, NewFilePINStore(filepath.Join(t.TempDir(), "p")))
 	if !errors.Is(err, ErrSIMPUKRequired) {
 		t.Errorf("err %v, want ErrSIMPUKRequired", err)
 	}
 }
 
 func TestBringupNoSIM(t *testing.T) {
-	info, err, _, _ := bringupRun(t, "bringup_nosim.txt", BringupConfig{}, nil)
+	info, _, _, err := bringupRun(t, "bringup_nosim.txt", BringupConfig{}, nil)
 	if !errors.Is(err, ErrSIMNotInserted) || info.SIM != SIMNotInserted {
 		t.Errorf("err %v, SIM %v; want ErrSIMNotInserted", err, info.SIM)
 	}
 }
 
 func TestBringupRoaming(t *testing.T) {
-	info, err, _, _ := bringupRun(t, "bringup_roaming.txt", BringupConfig{APN: "orange"}, nil)
+	info, _, _, err := bringupRun(t, "bringup_roaming.txt", BringupConfig{APN: "orange"}, nil)
 	if !errors.Is(err, ErrRoamingNotAllowed) || info.Reg != RegRoaming || info.RegSource != "CEREG" {
 		t.Errorf("refused: err %v, info %+v", err, info)
 	}
-	info, err, _, _ = bringupRun(t, "bringup_roaming_ok.txt",
+	info, _, _, err = bringupRun(t, "bringup_roaming_ok.txt",
 		BringupConfig{APN: "orange", PDPType: "ipv4v6", AllowRoaming: true}, nil)
 	if err != nil || info.Reg != RegRoaming || info.AcT != AcTLTE || info.Operator != "Orange F" {
 		t.Errorf("allowed: err %v, info %+v", err, info)
@@ -131,21 +131,21 @@ func TestBringupRoaming(t *testing.T) {
 }
 
 func TestBringupDenied(t *testing.T) {
-	info, err, _, _ := bringupRun(t, "bringup_denied.txt", BringupConfig{}, nil)
+	info, _, _, err := bringupRun(t, "bringup_denied.txt", BringupConfig{}, nil)
 	if !errors.Is(err, ErrRegistrationDenied) || info.Reg != RegDenied {
 		t.Errorf("err %v, info %+v", err, info)
 	}
 }
 
 func TestBringupRegistrationTimeout(t *testing.T) {
-	info, err, _, _ := bringupRun(t, "bringup_timeout.txt", BringupConfig{RegistrationTimeout: time.Second}, nil)
+	info, _, _, err := bringupRun(t, "bringup_timeout.txt", BringupConfig{RegistrationTimeout: time.Second}, nil)
 	if !errors.Is(err, ErrNotRegistered) || info.Reg != RegSearching {
 		t.Errorf("err %v, info %+v", err, info)
 	}
 }
 
 func TestBringupRegistrationURC(t *testing.T) {
-	info, err, _, _ := bringupRun(t, "bringup_urc_reg.txt", BringupConfig{APN: "internet", RegistrationTimeout: time.Minute}, nil)
+	info, _, _, err := bringupRun(t, "bringup_urc_reg.txt", BringupConfig{APN: "internet", RegistrationTimeout: time.Minute}, nil)
 	if err != nil || info.RegSource != "CEREG" || info.Reg != RegHome {
 		t.Errorf("err %v, info %+v", err, info)
 	}
@@ -153,11 +153,11 @@ func TestBringupRegistrationURC(t *testing.T) {
 
 func TestBringupWake(t *testing.T) {
 	cfg := BringupConfig{CommandTimeout: 150 * time.Millisecond}
-	_, err, _, _ := bringupRun(t, "bringup_quiet.txt", cfg, nil)
+	_, _, _, err := bringupRun(t, "bringup_quiet.txt", cfg, nil)
 	if !errors.Is(err, ErrError) || !strings.Contains(err.Error(), "ATZ") {
 		t.Errorf("quiet modem: %v, want ATZ: ERROR", err)
 	}
-	_, err, _, _ = bringupRun(t, "bringup_silent.txt", cfg, nil)
+	_, _, _, err = bringupRun(t, "bringup_silent.txt", cfg, nil)
 	if !errors.Is(err, ErrNoResponse) {
 		t.Errorf("silent modem: %v, want ErrNoResponse", err)
 	}
@@ -182,7 +182,7 @@ func TestBringupBadConfig(t *testing.T) {
 func TestBringupPINTimeoutCountsAsRejected(t *testing.T) {
 	store := NewFilePINStore(filepath.Join(t.TempDir(), "p"))
 	cfg := BringupConfig{PIN: "1111", CommandTimeout: 200 * time.Millisecond}
-	_, err, _, _ := bringupRun(t, "bringup_pin_timeout.txt", cfg, store)
+	_, _, _, err := bringupRun(t, "bringup_pin_timeout.txt", cfg, store)
 	if !errors.Is(err, ErrTimeout) || !store.Rejected("1111") {
 		t.Errorf("err %v, rejected %v; want ErrTimeout and the PIN marked", err, store.Rejected("1111"))
 	}

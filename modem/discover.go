@@ -1,14 +1,12 @@
 package modem
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/failberry/failberry/usbpower/sysfs"
 )
 
 // PortRole says what a modem's USB interface is for. It decides whether
@@ -55,136 +53,48 @@ type TTYCandidate struct {
 	Why string
 }
 
-// ListTTYs reads <sysRoot>/class/tty for ttyUSB* and ttyACM* ports, following
-// each port's device link to its USB interface and USB device, and classifies
-// every port. Ports that vanish while being read (an unplug) are left out; a
-// port whose USB details cannot be read is returned with an empty VID and the
-// reason in Why. devRoot (normally /dev) only prefixes DevPath. The result is
-// sorted by kernel name in numeric order (ttyUSB2 before ttyUSB10).
-func ListTTYs(sysRoot, devRoot string) ([]TTYCandidate, error) {
-	classDir := filepath.Join(sysRoot, "class", "tty")
-	entries, err := os.ReadDir(classDir)
+// Candidates lists the USB serial ports (ttyUSB*, ttyACM*) under
+// <sysRoot>/class/tty, located by the walker the power cycle uses too
+// (usbpower/sysfs), and classifies every port. Ports that vanish while being
+// read (an unplug) are left out; a port whose USB details cannot be read is
+// returned with an empty VID or an Interface of -1 and the reason in Why.
+// devRoot (normally /dev) only prefixes DevPath. The result is in numeric
+// name order (ttyUSB2 before ttyUSB10).
+func Candidates(sysRoot, devRoot string) ([]TTYCandidate, error) {
+	ttys, err := sysfs.ListTTYs(sysRoot)
 	if err != nil {
-		return nil, fmt.Errorf("list ttys: %w", err)
+		return nil, fmt.Errorf("list modem ports: %w", err)
 	}
 	var out []TTYCandidate
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, "ttyUSB") && !strings.HasPrefix(name, "ttyACM") {
-			continue
+	for _, t := range ttys {
+		if !strings.HasPrefix(t.Name, "ttyUSB") && !strings.HasPrefix(t.Name, "ttyACM") {
+			continue // a USB tty of another kind (a gadget console): not a modem
 		}
-		c, err := readSysfsTTY(classDir, name)
-		if errors.Is(err, fs.ErrNotExist) && !sysfsTTYPresent(classDir, name) {
-			continue // unplugged while we looked
-		}
-		if err != nil {
-			c.Why = err.Error()
-		}
-		c.DevPath = filepath.Join(devRoot, name)
-		out = append(out, c)
+		out = append(out, candidate(t, devRoot))
 	}
-	sort.Slice(out, func(i, j int) bool { return ttyLess(out[i].Name, out[j].Name) })
 	return out, nil
 }
 
-func sysfsTTYPresent(classDir, name string) bool {
-	_, err := os.Lstat(filepath.Join(classDir, name))
-	return err == nil
+// candidate turns a located tty into a discovery candidate and classifies it.
+func candidate(t sysfs.TTY, devRoot string) TTYCandidate {
+	c := TTYCandidate{
+		Name: t.Name, DevPath: filepath.Join(devRoot, t.Name), Driver: t.Driver,
+		VID: t.VID, PID: t.PID, Interface: t.Interface, USBDevice: t.Device,
+		Class: t.Class, SubClass: t.SubClass, Protocol: t.Protocol,
+	}
+	switch {
+	case t.Err != nil:
+		c.Why = t.Err.Error() // Interface is still -1: Locate skips it
+	case t.Interface < 0:
+		c.Why = fmt.Sprintf("%s: USB device %s has no readable bInterfaceNumber", t.Name, t.Device)
+	default:
+		classifyPort(&c)
+	}
+	return c
 }
 
-// readSysfsTTY resolves one class/tty entry to its USB interface and device.
-func readSysfsTTY(classDir, name string) (TTYCandidate, error) {
-	c := TTYCandidate{Name: name, Interface: -1}
-	dev, err := filepath.EvalSymlinks(filepath.Join(classDir, name, "device"))
-	if err != nil {
-		return c, fmt.Errorf("resolve %s device: %w", name, err)
-	}
-	intf := sysfsFindUp(dev, "bInterfaceNumber", 3)
-	if intf == "" {
-		return c, fmt.Errorf("%s: no USB interface above %s", name, dev)
-	}
-	usbDev := filepath.Dir(intf)
-	if !sysfsExists(filepath.Join(usbDev, "idVendor")) {
-		return c, fmt.Errorf("%s: no USB device above %s", name, intf)
-	}
-	c.USBDevice = filepath.Base(usbDev)
-	if c.VID, err = sysfsAttr(usbDev, "idVendor"); err != nil {
-		return c, err
-	}
-	if c.PID, err = sysfsAttr(usbDev, "idProduct"); err != nil {
-		return c, err
-	}
-	if c.Interface, err = sysfsHexAttr(intf, "bInterfaceNumber"); err != nil {
-		return c, err
-	}
-	// Class codes are informative: a missing one stays 0 rather than hiding the port.
-	c.Class, _ = sysfsHexAttr(intf, "bInterfaceClass")
-	c.SubClass, _ = sysfsHexAttr(intf, "bInterfaceSubClass")
-	c.Protocol, _ = sysfsHexAttr(intf, "bInterfaceProtocol")
-	if drv, err := filepath.EvalSymlinks(filepath.Join(intf, "driver")); err == nil {
-		c.Driver = filepath.Base(drv)
-	}
-	classifyPort(&c)
-	return c, nil
-}
-
-// sysfsFindUp returns the first of dir and up to levels parents holding file.
-func sysfsFindUp(dir, file string, levels int) string {
-	for i := 0; i <= levels && dir != "/" && dir != "."; i++ {
-		if sysfsExists(filepath.Join(dir, file)) {
-			return dir
-		}
-		dir = filepath.Dir(dir)
-	}
-	return ""
-}
-
+// sysfsExists reports whether a path exists (a device node, here).
 func sysfsExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func sysfsAttr(dir, name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", name, err)
-	}
-	return strings.ToLower(strings.TrimSpace(string(b))), nil
-}
-
-func sysfsHexAttr(dir, name string) (int, error) {
-	s, err := sysfsAttr(dir, name)
-	if err != nil {
-		return -1, err
-	}
-	v, err := strconv.ParseUint(s, 16, 8)
-	if err != nil {
-		return -1, fmt.Errorf("parse %s %q: %w", name, s, err)
-	}
-	return int(v), nil
-}
-
-// ttyLess orders tty names by prefix, then by number, so ttyUSB10 follows ttyUSB9.
-func ttyLess(a, b string) bool {
-	pa, na := splitTTY(a)
-	pb, nb := splitTTY(b)
-	if pa != pb {
-		return pa < pb
-	}
-	if na != nb {
-		return na < nb
-	}
-	return a < b
-}
-
-func splitTTY(s string) (string, int) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	n, err := strconv.Atoi(s[i:])
-	if err != nil {
-		n = -1
-	}
-	return s[:i], n
 }

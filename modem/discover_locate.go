@@ -68,7 +68,7 @@ func locateOnce(ctx context.Context, sel Selector, sysRoot, devRoot string, prob
 	if sel.Device != "" {
 		return locateExplicit(ctx, sel.Device, sysRoot, devRoot, probe)
 	}
-	all, err := ListTTYs(sysRoot, devRoot)
+	all, err := Candidates(sysRoot, devRoot)
 	if err != nil {
 		return TTYCandidate{}, "", fmt.Errorf("locate modem: %w", err)
 	}
@@ -129,7 +129,7 @@ func locateExplicit(ctx context.Context, dev, sysRoot, devRoot string, probe Pro
 		return TTYCandidate{}, fmt.Sprintf("%s: %v", dev, err), nil
 	}
 	c := TTYCandidate{Name: filepath.Base(target), DevPath: dev, Interface: -1, Why: "configured explicitly"}
-	if all, err := ListTTYs(sysRoot, devRoot); err == nil {
+	if all, err := Candidates(sysRoot, devRoot); err == nil {
 		for _, a := range all {
 			if a.Name == c.Name {
 				c, c.DevPath = a, dev

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +75,7 @@ func summarizePorts(cs []TTYCandidate) []portSummary {
 	return out
 }
 
-func TestListTTYs(t *testing.T) {
+func TestCandidates(t *testing.T) {
 	tests := []struct {
 		tree string
 		want []portSummary
@@ -100,12 +99,12 @@ func TestListTTYs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			got, err := ListTTYs(filepath.Join("testdata", "sysfs", tt.tree), "/dev")
+			got, err := Candidates(filepath.Join("testdata", "sysfs", tt.tree), "/dev")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, summarizePorts(got)); diff != "" {
-				t.Errorf("ListTTYs (-want +got):\n%s", diff)
+				t.Errorf("Candidates (-want +got):\n%s", diff)
 			}
 			for _, c := range got {
 				if c.DevPath != "/dev/"+c.Name || c.Why == "" {
@@ -116,14 +115,14 @@ func TestListTTYs(t *testing.T) {
 	}
 }
 
-func TestListTTYsMissingRoot(t *testing.T) {
-	_, err := ListTTYs(t.TempDir(), "/dev")
+func TestCandidatesMissingRoot(t *testing.T) {
+	_, err := Candidates(t.TempDir(), "/dev")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
 	}
 }
 
-func TestListTTYsGarbage(t *testing.T) {
+func TestCandidatesGarbage(t *testing.T) {
 	sys := copySysfsTree(t, "mf180")
 	intf := filepath.Join(sys, "devices/platform/soc/3f980000.usb/usb1/1-1/1-1.2/1-1.2:1.1")
 	if err := os.WriteFile(filepath.Join(intf, "bInterfaceNumber"), []byte("zz\n"), 0o644); err != nil {
@@ -133,7 +132,7 @@ func TestListTTYsGarbage(t *testing.T) {
 	if err := os.Symlink("../../devices/gone/ttyUSB7", filepath.Join(sys, "class/tty/ttyUSB7")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ListTTYs(sys, "/dev")
+	got, err := Candidates(sys, "/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,15 +158,6 @@ func TestListTTYsGarbage(t *testing.T) {
 		if p != "ttyUSB2" {
 			t.Errorf("probed broken port %s", p)
 		}
-	}
-}
-
-func TestTTYLess(t *testing.T) {
-	got := []string{"ttyUSB10", "ttyACM1", "ttyUSB2", "ttyUSB", "ttyACM0"}
-	sort.Slice(got, func(i, j int) bool { return ttyLess(got[i], got[j]) })
-	want := []string{"ttyACM0", "ttyACM1", "ttyUSB", "ttyUSB2", "ttyUSB10"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
 
@@ -331,11 +321,11 @@ func TestLocateReenumerated(t *testing.T) {
 	}
 }
 
-// BenchmarkListTTYs measures one poll of Locate's sysfs scan (three ports).
-func BenchmarkListTTYs(b *testing.B) {
+// BenchmarkCandidates measures one poll of Locate's sysfs scan (three ports).
+func BenchmarkCandidates(b *testing.B) {
 	sys := filepath.Join("testdata", "sysfs", "mf180")
 	for b.Loop() {
-		if _, err := ListTTYs(sys, "/dev"); err != nil {
+		if _, err := Candidates(sys, "/dev"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -63,7 +63,7 @@ func FuzzParse(f *testing.F) {
 				_ = op.AcT.String()
 			}
 			classifyLine(l, &pending{cmd: cmd, name: commandName(cmd)}, false)
-			verboseAfter(l)
+			_, _ = verboseAfter(l)
 			redact(l)
 		}
 	})

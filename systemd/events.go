@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/journal"
+	"golang.org/x/time/rate"
 )
 
 // Event is one state change as kept in memory for /status.
@@ -49,10 +51,10 @@ type Events struct {
 }
 
 // limiter is a token bucket per Kind, plus the latest suppressed event so the
-// final state of a flapping link always reaches the journal.
+// final state of a flapping link always reaches the journal. The bucket is
+// driven with the times Events.now gives, never the wall clock directly.
 type limiter struct {
-	tokens     float64
-	last       time.Time
+	bucket     *rate.Limiter
 	suppressed int
 	pending    *pendingEvent
 }
@@ -99,7 +101,7 @@ func NewEventsWithSender(logger *slog.Logger, s Sender) *Events {
 func (e *Events) Emit(k Kind, msg string, fields map[string]string) {
 	now := e.now()
 	e.mu.Lock()
-	e.record(Event{Time: now, Kind: k.Name, Message: msg, Fields: clone(fields)})
+	e.record(Event{Time: now, Kind: k.Name, Message: msg, Fields: maps.Clone(fields)})
 	if k.Flapping && !e.take(k, now) {
 		e.hold(k, msg, fields, now)
 		e.mu.Unlock()
@@ -138,35 +140,30 @@ func (e *Events) record(ev Event) {
 	e.next = (e.next + 1) % cap(e.ring)
 }
 
-// take refills k's bucket and consumes one token if there is one. Caller holds mu.
+// take consumes one token of k's bucket if there is one; the bucket starts
+// full and refills burst tokens per window. Caller holds mu.
 func (e *Events) take(k Kind, now time.Time) bool {
 	l := e.limiters[k.Name]
 	if l == nil {
-		l = &limiter{tokens: float64(e.burst), last: now}
+		l = &limiter{bucket: rate.NewLimiter(rate.Every(e.window/time.Duration(e.burst)), e.burst)}
 		e.limiters[k.Name] = l
 	}
-	rate := float64(e.burst) / e.window.Seconds()
-	l.tokens = min(float64(e.burst), l.tokens+now.Sub(l.last).Seconds()*rate)
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
+	return l.bucket.AllowN(now, 1)
 }
 
-// hold counts a suppressed event and schedules one summary for when a token is
-// back. Caller holds mu.
+// hold counts a suppressed event and, for the first one held, reserves the
+// next token and schedules the summary for when it is due: the summary uses
+// the token it waited for, so it never pushes the next event out. Caller
+// holds mu.
 func (e *Events) hold(k Kind, msg string, fields map[string]string, now time.Time) {
 	l := e.limiters[k.Name]
 	l.suppressed++
 	first := l.pending == nil
-	l.pending = &pendingEvent{kind: k, msg: msg, fields: clone(fields)}
+	l.pending = &pendingEvent{kind: k, msg: msg, fields: maps.Clone(fields)}
 	if !first {
 		return
 	}
-	rate := float64(e.burst) / e.window.Seconds()
-	wait := time.Duration((1 - l.tokens) / rate * float64(time.Second))
+	wait := l.bucket.ReserveN(now, 1).DelayFrom(now)
 	e.after(wait, func() { e.flush(k.Name) })
 }
 
@@ -180,7 +177,6 @@ func (e *Events) flush(name string) {
 	}
 	p, n := l.pending, l.suppressed
 	l.pending, l.suppressed = nil, 0
-	e.take(p.kind, e.now()) // the summary uses the token it waited for
 	e.mu.Unlock()
 	e.write(p.kind, p.msg, p.fields, n)
 }
@@ -217,7 +213,7 @@ func journalFields(k Kind, fields map[string]string, suppressed int) map[string]
 
 func logArgs(fields map[string]string, suppressed int) []any {
 	var args []any
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		args = append(args, strings.ToLower(k), fields[k])
 	}
 	if suppressed > 0 {
@@ -237,24 +233,4 @@ func slogLevel(p journal.Priority) slog.Level {
 	default:
 		return slog.LevelInfo
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func clone(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

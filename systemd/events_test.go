@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func (f *fakeSender) Send(msg string, p journal.Priority, fields map[string]stri
 func (f *fakeSender) all() []sent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]sent(nil), f.got...)
+	return slices.Clone(f.got)
 }
 
 func TestEmitJournalFields(t *testing.T) {
@@ -164,6 +165,18 @@ func TestFlappingRateLimitedWithSummary(t *testing.T) {
 	timers[0]() // a second flush has nothing to say
 	if len(s.all()) != len(all) {
 		t.Error("empty flush wrote an entry")
+	}
+	// The summary spent the token it waited for: the next event at once is
+	// held again, with a summary one refill later.
+	e.after = func(d time.Duration, f func()) {
+		if d != FlapWindow/FlapBurst {
+			t.Errorf("second summary scheduled after %v, want %v", d, FlapWindow/FlapBurst)
+		}
+		timers = append(timers, f)
+	}
+	e.Emit(LinkDown, "still flapping", nil)
+	if len(s.all()) != len(all) || len(timers) != 2 {
+		t.Errorf("an event right after the summary was written (%d entries, %d summaries scheduled)", len(s.all())-len(all), len(timers))
 	}
 	now = now.Add(FlapWindow)
 	e.Emit(LinkDown, "down again", nil)

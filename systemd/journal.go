@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,7 +55,7 @@ func EncodeNative(message string, priority journal.Priority, fields map[string]s
 	var b bytes.Buffer
 	appendField(&b, "PRIORITY", strconv.Itoa(int(priority)))
 	appendField(&b, "MESSAGE", message)
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		appendField(&b, sanitizeField(k), fields[k])
 	}
 	return b.Bytes()

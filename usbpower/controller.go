@@ -3,6 +3,8 @@ package usbpower
 import (
 	"context"
 	"errors"
+
+	"github.com/failberry/failberry/usbpower/sysfs"
 )
 
 // Controller is the OS boundary for hub port power. The real one is NewGousb
@@ -21,18 +23,25 @@ type Controller interface {
 var (
 	// ErrNotFound: the tty, hub or port does not exist (any more). After a
 	// power cycle it usually means the device re-enumerated: look it up again.
-	ErrNotFound = errors.New("not found")
+	// It is the walker's own sentinel, so LocateTTY's errors match it.
+	ErrNotFound = sysfs.ErrNotFound
 	// ErrNotUSB: the tty exists but is not on USB (ttyS0, ttyAMA0).
-	ErrNotUSB = errors.New("not a USB device")
+	ErrNotUSB = sysfs.ErrNotUSB
 	// ErrBadName: a hub, device or tty name that cannot be valid.
-	ErrBadName = errors.New("bad name")
+	ErrBadName = sysfs.ErrBadName
 	// ErrUnsafe: switching the port would cut something the Pi needs (its
 	// Ethernet); the operation was refused and nothing was switched.
 	ErrUnsafe = errors.New("unsafe port switch")
+	// ErrNotSwitchable: the board cannot switch this port's power at all
+	// (the Zero 2 W's only port); nothing was switched.
+	ErrNotSwitchable = errors.New("port power cannot be switched")
 	// ErrNoUSB: libusb cannot start or see any bus (no USB, no permission).
 	ErrNoUSB = errors.New("USB not available")
-	// ErrPowerStuck: the port still reports power after the off request(s):
-	// the hub ignores power switching (ganged or no switching, or an emulated
-	// hub without power control) or power came back by itself.
-	ErrPowerStuck = errors.New("port power did not switch off")
+	// ErrStayedOnBus: the off request was accepted but the device never
+	// left the bus (its sysfs node stayed, or the hub kept reporting it
+	// connected), so its power was not cut: a ganged port switched alone, a
+	// hub without power switching (or an emulated one without port-power),
+	// old firmware, or power that came back by itself. A hub's "off" status
+	// bit is not evidence: Pi hubs report it for ports they do not switch.
+	ErrStayedOnBus = errors.New("device stayed on the bus")
 )

@@ -5,7 +5,6 @@ package usbpower
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -15,16 +14,14 @@ import (
 // controlTimeout bounds each hub request; gousb's default 0 waits forever.
 const controlTimeout = 2 * time.Second
 
-// NewGousb returns the real Controller: hub-class requests through libusb
-// (gousb), with the sysfs disable files under sysRoot preferred for
-// switching. It returns an ErrNoUSB error, never a panic, when libusb cannot
-// start. The result also implements io.Closer to release libusb.
-func NewGousb(sysRoot string, logger *slog.Logger) (Controller, error) {
+// startLibusb starts libusb through gousb; an ErrNoUSB error, never a
+// panic, when it cannot.
+func startLibusb() (hubOpener, func() error, error) {
 	ctx, err := newGousbContext()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return newHubController(sysRoot, logger, gousbOpener{ctx: ctx}, ctx.Close), nil
+	return gousbOpener{ctx: ctx}, ctx.Close, nil
 }
 
 // newGousbContext guards gousb.NewContext, which panics when libusb_init fails.

@@ -2,12 +2,10 @@
 
 package usbpower
 
-import (
-	"fmt"
-	"log/slog"
-)
+import "fmt"
 
-// NewGousb needs cgo (gousb wraps libusb); this build has none.
-func NewGousb(sysRoot string, logger *slog.Logger) (Controller, error) {
-	return nil, fmt.Errorf("libusb: built without cgo: %w", ErrNoUSB)
+// startLibusb needs cgo (gousb wraps libusb); this build has none, so only
+// the sysfs disable files can switch power.
+func startLibusb() (hubOpener, func() error, error) {
+	return nil, nil, fmt.Errorf("libusb: built without cgo: %w", ErrNoUSB)
 }

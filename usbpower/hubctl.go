@@ -49,21 +49,63 @@ type hubOpener interface {
 	OpenHubs(match func(bus int, path []int) bool) ([]openHub, error)
 }
 
-// hubController implements Controller over a hubOpener (gousb in
-// production, a byte-level fake hub in tests) and the sysfs disable files.
+// usbStarter starts libusb and returns a hubOpener over it and the function
+// that releases it; the error wraps ErrNoUSB when libusb cannot start.
+type usbStarter func() (hubOpener, func() error, error)
+
+// hubController implements Controller over the sysfs disable files and a
+// hubOpener (gousb in production, a byte-level fake hub in tests) that is
+// started only when needed.
 type hubController struct {
-	sysRoot string
-	log     *slog.Logger
-	opener  hubOpener
-	closeFn func() error
-	mu      sync.Mutex // libusb handles are opened and closed per call
+	sysRoot  string
+	log      *slog.Logger
+	start    usbStarter
+	opener   hubOpener // nil until started
+	startErr error     // why libusb could not start; not retried
+	closeFn  func() error
+	mu       sync.Mutex // libusb handles are opened and closed per call
 }
 
-func newHubController(sysRoot string, log *slog.Logger, o hubOpener, closeFn func() error) *hubController {
+// NewController returns the Controller the power cycle uses. Switching goes
+// through the kernel's sysfs "disable" file when there is one (kernel >=
+// 6.0) and needs no libusb at all; libusb (gousb) is started only for what
+// sysfs cannot do: hub requests on older kernels, and port status bits. When
+// libusb cannot start, Hubs falls back to the topology sysfs shows
+// (ReadTopology), which is all Assess and the departure check need. The
+// result implements io.Closer to release libusb if it was started.
+func NewController(sysRoot string, logger *slog.Logger) Controller {
+	return newLazyController(sysRoot, logger, startLibusb)
+}
+
+// NewGousb returns a Controller that starts libusb now and fails (ErrNoUSB,
+// never a panic) when it cannot: for `failberry usb status`, whose port
+// status bits only hub requests can read.
+func NewGousb(sysRoot string, logger *slog.Logger) (Controller, error) {
+	c := newLazyController(sysRoot, logger, startLibusb)
+	if _, err := c.usb(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newLazyController(sysRoot string, log *slog.Logger, start usbStarter) *hubController {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &hubController{sysRoot: sysRoot, log: log.With("component", "usbpower"), opener: o, closeFn: closeFn}
+	return &hubController{sysRoot: sysRoot, log: log.With("component", "usbpower"), start: start}
+}
+
+// newHubController is a controller over an opener that is already started.
+func newHubController(sysRoot string, log *slog.Logger, o hubOpener, closeFn func() error) *hubController {
+	return newLazyController(sysRoot, log, func() (hubOpener, func() error, error) { return o, closeFn, nil })
+}
+
+// usb starts libusb on first use; c.mu must be held or the controller new.
+func (c *hubController) usb() (hubOpener, error) {
+	if c.opener == nil && c.startErr == nil {
+		c.opener, c.closeFn, c.startErr = c.start()
+	}
+	return c.opener, c.startErr
 }
 
 // Close releases libusb. The controller must not be used afterwards.
@@ -84,13 +126,22 @@ func closeAll(hubs []openHub) {
 	}
 }
 
-// Hubs lists every hub libusb can open, with its descriptor and port status.
+// Hubs lists every hub libusb can open, with its descriptor and port status
+// (or, when libusb cannot start, the hubs sysfs shows, without status bits).
 // Hubs that do not answer (permissions, a dying device) are logged and left
 // out; an error is returned only when no hub could be read.
 func (c *hubController) Hubs(ctx context.Context) ([]Hub, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	opened, err := c.opener.OpenHubs(nil)
+	o, err := c.usb()
+	if errors.Is(err, ErrNoUSB) {
+		c.log.Debug("libusb unavailable, reading the topology from sysfs", "err", err)
+		return ReadTopology(c.sysRoot)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opened, err := o.OpenHubs(nil)
 	defer closeAll(opened)
 	if err != nil {
 		if len(opened) == 0 {
@@ -245,7 +296,11 @@ func setPowerSysfs(sysRoot string, bus int, path []int, port int, on bool) (used
 // setPowerUSB sends SetPortFeature / ClearPortFeature(PORT_POWER) to the hub.
 func (c *hubController) setPowerUSB(bus int, path []int, port int, on bool) error {
 	name := hubName(bus, path)
-	opened, err := c.opener.OpenHubs(func(b int, p []int) bool { return b == bus && slices.Equal(p, path) })
+	o, err := c.usb()
+	if err != nil {
+		return fmt.Errorf("hub %s port %d: no sysfs disable file, and %w", name, port, err)
+	}
+	opened, err := o.OpenHubs(func(b int, p []int) bool { return b == bus && slices.Equal(p, path) })
 	defer closeAll(opened)
 	if len(opened) == 0 {
 		if err == nil {

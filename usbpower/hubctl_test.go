@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -315,5 +316,70 @@ func TestFormatStatusGolden(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "Current status for hub 1-1 [0424:9514, USB 2.00, 5 ports, ganged]\n  Port 1: 0503 power highspeed enable connect [0424:ec00]\n") {
 		t.Error("uhubctl's own example line differs")
+	}
+}
+
+// syncDisable plays the kernel (>= 6.0) for a test tree: a device whose
+// port's disable file says 1 is disconnected (its bus/usb/devices link goes),
+// and comes back when it says 0.
+func syncDisable(t *testing.T, sys, hub string, port int, dev string, saved *string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sys, "bus", "usb", "devices", hub+":1.0", hub+"-port"+fmt.Sprint(port), "disable"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(sys, "bus", "usb", "devices", dev)
+	switch off := strings.TrimSpace(string(b)) == "1"; {
+	case off && *saved == "":
+		if *saved, err = os.Readlink(link); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(link)
+	case !off && *saved != "":
+		if err := os.Symlink(*saved, link); err != nil {
+			t.Fatal(err)
+		}
+		*saved = ""
+	}
+}
+
+// Power cycling needs no libusb when the kernel's disable file does the job:
+// NewGousb, which the daemon used, fails outright when libusb cannot start;
+// the cycle's controller switches through sysfs, and a libusb that cannot
+// start only costs it the port status bits.
+func TestCycleWithoutLibusb(t *testing.T) {
+	sys := freshTree(t, "bench") // kernel >= 6.0: disable files
+	starts := 0
+	noLibusb := func() (hubOpener, func() error, error) {
+		starts++
+		return nil, nil, fmt.Errorf("start libusb: no permission: %w", ErrNoUSB)
+	}
+	ctl := newLazyController(sys, nil, noLibusb)
+	var saved string
+	var disabled []string
+	c := &Cycler{Ctl: ctl, SysRoot: sys, OffTime: time.Second, Sleep: func(ctx context.Context, d time.Duration) error {
+		syncDisable(t, sys, "1-1", 2, "1-1.2", &saved)
+		disabled = append(disabled, fmt.Sprint(saved != ""))
+		return nil
+	}}
+	loc, err := LocateTTY(sys, "ttyUSB0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cycle(context.Background(), loc); err != nil {
+		t.Fatalf("Cycle without libusb: %v", err)
+	}
+	if starts != 1 { // Hubs tried once, fell back to sysfs, and never again
+		t.Errorf("libusb start attempts = %d, want 1", starts)
+	}
+	if len(disabled) == 0 || disabled[0] != "true" {
+		t.Errorf("the device never left the bus: %v", disabled)
+	}
+	b, _ := os.ReadFile(filepath.Join(sys, "bus", "usb", "devices", "1-1:1.0", "1-1-port2", "disable"))
+	if strings.TrimSpace(string(b)) != "0" {
+		t.Errorf("disable file = %q after the cycle, want 0 (powered)", b)
+	}
+	if _, err := newLazyController(sys, nil, noLibusb).usb(); !errors.Is(err, ErrNoUSB) {
+		t.Errorf("the eager path (NewGousb) would fail: %v", err)
 	}
 }

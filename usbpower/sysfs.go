@@ -4,53 +4,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/failberry/failberry/usbpower/sysfs"
 )
 
-// devNameRE matches a sysfs USB device name ("1-1.2") or a root hub ("usb2").
-var devNameRE = regexp.MustCompile(`^(?:usb([0-9]{1,3})|([0-9]{1,3})-([0-9]{1,3}(?:\.[0-9]{1,3}){0,6}))$`)
-
-// ifNameRE matches a sysfs USB interface name ("1-1.2:1.0", "2-0:1.0").
-var ifNameRE = regexp.MustCompile(`^[0-9]{1,3}-[0-9.]+:[0-9]{1,3}\.[0-9]{1,3}$`)
-
-// ParseDevice splits a USB device name into bus and port path, the form gousb
-// uses (DeviceDesc.Bus and Path). "1-1.2" -> 1, [1 2]; a root hub given as
-// "usb2" or as uhubctl's bare "2" -> 2, []. Garbage gives an error, never a panic.
-func ParseDevice(name string) (bus int, path []int, err error) {
-	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 1000 {
-		return n, []int{}, nil
-	}
-	m := devNameRE.FindStringSubmatch(name)
-	if m == nil {
-		return 0, nil, fmt.Errorf("parse USB device name %q: %w", name, ErrBadName)
-	}
-	bus, _ = strconv.Atoi(m[1] + m[2]) // one of them is empty
-	if bus == 0 {
-		return 0, nil, fmt.Errorf("parse USB device name %q: bus 0: %w", name, ErrBadName)
-	}
-	if m[1] != "" {
-		return bus, []int{}, nil
-	}
-	for _, p := range strings.Split(m[3], ".") {
-		n, _ := strconv.Atoi(p)
-		if n == 0 {
-			return 0, nil, fmt.Errorf("parse USB device name %q: port 0: %w", name, ErrBadName)
-		}
-		path = append(path, n)
-	}
-	return bus, path, nil
-}
+// ParseDevice splits a USB device name into bus and port path (gousb's
+// DeviceDesc.Bus and Path); see sysfs.ParseDevice.
+func ParseDevice(name string) (bus int, path []int, err error) { return sysfs.ParseDevice(name) }
 
 // hubName is the uhubctl-style location of a hub: "1-1.3", or "2" for a root hub.
-func hubName(bus int, path []int) string {
-	if len(path) == 0 {
-		return strconv.Itoa(bus)
-	}
-	return childName(bus, path[:len(path)-1], path[len(path)-1])
-}
+func hubName(bus int, path []int) string { return sysfs.HubName(bus, path) }
 
 // sysfsName is the kernel's name for a device: "1-1.3", or "usb2" for a root hub.
 func sysfsName(bus int, path []int) string {
@@ -62,15 +29,7 @@ func sysfsName(bus int, path []int) string {
 
 // childName is the name of the device on port of the hub at bus/path.
 func childName(bus int, path []int, port int) string {
-	var b strings.Builder
-	b.WriteString(strconv.Itoa(bus))
-	b.WriteByte('-')
-	for _, p := range path {
-		b.WriteString(strconv.Itoa(p))
-		b.WriteByte('.')
-	}
-	b.WriteString(strconv.Itoa(port))
-	return b.String()
+	return sysfs.HubName(bus, append(slices.Clone(path), port))
 }
 
 // portDir is the kernel's directory for a hub port (kernel >= 6.0 has a
@@ -87,13 +46,7 @@ func portDir(sysRoot string, bus int, path []int, cfg, port int) string {
 }
 
 // readAttr reads one sysfs attribute, trimmed of whitespace and NULs.
-func readAttr(dir, name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return "", err
-	}
-	return strings.Trim(string(b), " \t\r\n\x00"), nil
-}
+func readAttr(dir, name string) (string, error) { return sysfs.ReadAttr(dir, name) }
 
 // attr reads an attribute and returns "" when it is missing or unreadable:
 // sysfs omits string attributes the device does not have.

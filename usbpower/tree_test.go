@@ -11,11 +11,18 @@ import (
 	"testing"
 )
 
-// The captured sysfs trees in testdata/ are written by this builder: real
-// kernel layout (devices/... with relative symlinks from class/tty and
+// The sysfs trees in testdata/ are written by this builder: real kernel
+// layout (devices/... with relative symlinks from class/tty and
 // bus/usb/devices), keeping only the files the package reads. Regenerate with
 //
 //	go test ./usbpower -run TestTreesUpToDate -update
+//
+// Two kinds of tree. The first five (bench, pi3b, pi3bplus, pi4, pi5) were
+// generated from the same model of the boards the code was written from, so
+// they cannot show that model wrong; they test the code's plumbing. The
+// "-published" trees are reconstructed from listings users published
+// (uhubctl output naming hubs, ports, VID:PIDs and kernels), each with its
+// source in the tree's SOURCE file; they are what the board tests lean on.
 var update = flag.Bool("update", false, "rewrite testdata trees and golden files")
 
 type tIface struct {
@@ -39,7 +46,8 @@ type tTree struct {
 	prefix  map[string]string // bus number -> host controller dir under devices/
 	disable bool              // kernel >= 6.0: port "disable" files exist
 	devs    []tDev
-	serial  bool // add a non-USB ttyS0
+	serial  bool   // add a non-USB ttyS0
+	source  string // published listing the tree is reconstructed from; "" generated
 }
 
 func root(name, vidpid, product, version string, ports int) tDev {
@@ -123,6 +131,114 @@ var trees = []tTree{
 				ifaces: []tIface{{num: 0, class: "02", tty: "ttyACM0"}, {num: 1, class: "0a"}}},
 		},
 	},
+	{
+		name:   "pi3b-published",
+		model:  "Raspberry Pi 3 Model B Rev 1.2",
+		prefix: map[string]string{"1": "devices/platform/soc/3f980000.usb"},
+		source: `https://github.com/mvp/uhubctl/issues/293 (2020-12-09), "sudo ./uhubctl" on a "raspberry pi 3 model b rev 1.2", kernel 5.4.79-v7+ (no port disable files):
+Current status for hub 1-1 [0424:9514, USB 2.00, 5 ports, ppps]
+  Port 1: 0503 power highspeed enable connect [0424:ec00]
+  Port 3: 0103 power enable connect [10c4:ea60 Silicon Labs ELV HQ-Stereo-UKW-Pr?fgenerator SUP2]
+Current status for hub 1 [1d6b:0002 Linux 5.4.79-v7+ dwc_otg_hcd DWC OTG Controller 3f980000.usb, USB 2.00, 1 ports, ppps]
+The reporter switched port 3 off: the hub said "0000 off" but the device kept its power; switching port 2 cut it.
+The CP210x (10c4:ea60) gets one usb-serial tty, ttyUSB0, as cp210x creates.`,
+		devs: []tDev{
+			root("usb1", "1d6b:0002", "DWC OTG Controller", " 2.00", 1),
+			{name: "1-1", vidpid: "0424:9514", version: " 2.00", hubPorts: 5},
+			{name: "1-1.1", vidpid: "0424:ec00", version: " 2.00", ifaces: []tIface{{num: 0, class: "ff"}}},
+			{name: "1-1.3", vidpid: "10c4:ea60", mfr: "Silicon Labs", product: "ELV HQ-Stereo-UKW-Pr?fgenerator", serial: "SUP2", version: " 1.10",
+				ifaces: ttys("ttyUSB0")},
+		},
+	},
+	{
+		name:   "pi3bplus-published",
+		model:  "Raspberry Pi 3 Model B Plus Rev 1.3",
+		prefix: map[string]string{"1": "devices/platform/soc/3f980000.usb"},
+		source: `https://github.com/mvp/uhubctl/issues/138 (2019-03-17), "sudo uhubctl" and "lsusb -t" on a 3B+:
+Current status for hub 1-1.1 [0424:2514, USB 2.00, 3 ports]
+  Port 1: 0503 power highspeed enable connect [0424:7800]
+Current status for hub 1-1 [0424:2514, USB 2.00, 4 ports]
+  Port 1: 0503 power highspeed enable connect [0424:2514, USB 2.00, 3 ports]
+/:  Bus 01.Port 1: Dev 1, Class=root_hub, Driver=dwc_otg/1p, 480M
+    |__ Port 1: Dev 2, If 0, Class=Hub, Driver=hub/4p, 480M
+        |__ Port 1: Dev 3, If 0, Class=Hub, Driver=hub/3p, 480M
+            |__ Port 1: Dev 4, If 0, Class=Vendor Specific Class, Driver=lan78xx, 480M
+Nothing was plugged into the outside ports; the board revision string is not in the report.`,
+		devs: []tDev{
+			root("usb1", "1d6b:0002", "DWC OTG Controller", " 2.00", 1),
+			{name: "1-1", vidpid: "0424:2514", version: " 2.00", hubPorts: 4},
+			{name: "1-1.1", vidpid: "0424:2514", version: " 2.00", hubPorts: 3},
+			{name: "1-1.1.1", vidpid: "0424:7800", version: " 2.10", ifaces: []tIface{{num: 0, class: "ff"}}},
+		},
+	},
+	{
+		name:   "pi4-published",
+		model:  "Raspberry Pi 4 Model B",
+		prefix: map[string]string{"1": "devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0", "2": "devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0"},
+		source: `https://github.com/mvp/uhubctl/issues/327 (2021-03-23), "uhubctl" on a "Raspberry Pi 4B 2GB", kernel 5.4.79-v7l+ (no port disable files):
+Current status for hub 2 [1d6b:0003 Linux 5.4.79-v7l+ xhci-hcd xHCI Host Controller 0000:01:00.0, USB 3.00, 4 ports, ppps]
+Current status for hub 1-1 [2109:3431 USB2.0 Hub, USB 2.10, 4 ports, ppps]
+  Port 3: 0103 power enable connect [1a86:7523 USB2.0-Serial]
+Current status for hub 1 [1d6b:0002 Linux 5.4.79-v7l+ xhci-hcd xHCI Host Controller 0000:01:00.0, USB 2.00, 1 ports, ppps]
+  Port 1: 0503 power highspeed enable connect [2109:3431 USB2.0 Hub, USB 2.10, 4 ports, ppps]
+Switching "-p 3 -l 1-1" left the device powered. The CH340 (1a86:7523) gets ttyUSB0 (ch341 driver).
+The report names the board but not its revision.`,
+		devs: []tDev{
+			root("usb1", "1d6b:0002", "xHCI Host Controller", " 2.00", 1),
+			{name: "1-1", vidpid: "2109:3431", product: "USB2.0 Hub", version: " 2.10", hubPorts: 4},
+			{name: "1-1.3", vidpid: "1a86:7523", product: "USB2.0-Serial", version: " 1.10", ifaces: ttys("ttyUSB0")},
+			root("usb2", "1d6b:0003", "xHCI Host Controller", " 3.00", 4),
+		},
+	},
+	{
+		name:  "pi5-published",
+		model: "Raspberry Pi 5 Model B Rev 1.0",
+		prefix: map[string]string{
+			"1": "devices/platform/axi/1000120000.pcie/1f00200000.usb/xhci-hcd.0",
+			"2": "devices/platform/axi/1000120000.pcie/1f00200000.usb/xhci-hcd.0",
+			"3": "devices/platform/axi/1000120000.pcie/1f00300000.usb/xhci-hcd.1",
+			"4": "devices/platform/axi/1000120000.pcie/1f00300000.usb/xhci-hcd.1",
+		},
+		disable: true,
+		source: `https://github.com/mvp/uhubctl/issues/547 (2023-12-01), "uhubctl" on a Pi 5, Raspbian 12, kernel 6.1.0-rpi6-rpi-v8 (port disable files exist since 6.0):
+Current status for hub 4 [1d6b:0003 ... xhci-hcd.1, USB 3.00, 1 ports, ppps]
+Current status for hub 3 [1d6b:0002 ... xhci-hcd.1, USB 2.00, 2 ports, ppps]
+Current status for hub 2 [1d6b:0003 ... xhci-hcd.0, USB 3.00, 1 ports, ppps]
+Current status for hub 1 [1d6b:0002 ... xhci-hcd.0, USB 2.00, 2 ports, ppps]
+  Port 2: 0103 power enable connect [0403:6001 FTDI FT232R USB UART 001X8MQT]
+The FT232R (0403:6001) gets ttyUSB0 (ftdi_sio). The model string is the one in mvp/uhubctl#605.`,
+		devs: []tDev{
+			root("usb1", "1d6b:0002", "xHCI Host Controller", " 2.00", 2),
+			root("usb2", "1d6b:0003", "xHCI Host Controller", " 3.00", 1),
+			root("usb3", "1d6b:0002", "xHCI Host Controller", " 2.00", 2),
+			root("usb4", "1d6b:0003", "xHCI Host Controller", " 3.00", 1),
+			{name: "1-2", vidpid: "0403:6001", mfr: "FTDI", product: "FT232R USB UART", serial: "001X8MQT", version: " 2.00", ifaces: ttys("ttyUSB0")},
+		},
+	},
+	{
+		name:  "pi5-exthub-published",
+		model: "Raspberry Pi 5 Model B Rev 1.0",
+		prefix: map[string]string{
+			"1": "devices/platform/axi/1000120000.pcie/1f00200000.usb/xhci-hcd.0",
+			"2": "devices/platform/axi/1000120000.pcie/1f00200000.usb/xhci-hcd.0",
+			"3": "devices/platform/axi/1000120000.pcie/1f00300000.usb/xhci-hcd.1",
+			"4": "devices/platform/axi/1000120000.pcie/1f00300000.usb/xhci-hcd.1",
+		},
+		disable: true,
+		source: `https://github.com/mvp/uhubctl/issues/607 (2025-01-06), "uhubctl -l 1; uhubctl -l 3" on a Pi 5, kernel 6.6.51+rpt-rpi-2712:
+Current status for hub 1 [1d6b:0002 ... xhci-hcd.0, USB 2.00, 2 ports, ppps]
+  Port 1: 0503 power highspeed enable connect [2109:2822 VIA Labs, Inc. USB2.0 Hub 000000001, USB 2.10, 5 ports, ppps]
+Current status for hub 3 [1d6b:0002 ... xhci-hcd.1, USB 2.00, 2 ports, ppps]
+Hubs 2 and 4 (1-port USB 3 roots) are not in the excerpt; they are added as in mvp/uhubctl#547.
+Nothing was attached below the external hub.`,
+		devs: []tDev{
+			root("usb1", "1d6b:0002", "xHCI Host Controller", " 2.00", 2),
+			root("usb2", "1d6b:0003", "xHCI Host Controller", " 3.00", 1),
+			root("usb3", "1d6b:0002", "xHCI Host Controller", " 2.00", 2),
+			root("usb4", "1d6b:0003", "xHCI Host Controller", " 3.00", 1),
+			{name: "1-1", vidpid: "2109:2822", mfr: "VIA Labs, Inc.", product: "USB2.0 Hub", serial: "000000001", version: " 2.10", hubPorts: 5},
+		},
+	},
 }
 
 // devPath is a device's directory relative to the sysfs root.
@@ -144,6 +260,9 @@ func (tr tTree) build(t testing.TB, dir string) {
 	w := &treeWriter{t: t, root: dir}
 	if tr.model != "" {
 		w.file("firmware/devicetree/base/model", tr.model+"\x00")
+	}
+	if tr.source != "" { // beside sys/, not in it: no sysfs reader sees it
+		w.file("../SOURCE", tr.source+"\n")
 	}
 	for i, d := range tr.devs {
 		tr.buildDev(w, d, i+1)
@@ -297,14 +416,14 @@ func TestTreesUpToDate(t *testing.T) {
 				}
 				tr.build(t, sysTree(tr.name))
 			}
-			want := snapshot(t, freshTree(t, tr.name))
-			got := snapshot(t, sysTree(tr.name))
+			want := snapshot(t, filepath.Dir(freshTree(t, tr.name)))
+			got := snapshot(t, filepath.Join("testdata", tr.name))
 			if len(got) != len(want) {
 				t.Errorf("testdata/%s has %d entries, builder %d: run with -update", tr.name, len(got), len(want))
 			}
 			for k, v := range want {
 				if !bytes.Equal([]byte(got[k]), []byte(v)) {
-					t.Errorf("testdata/%s/sys/%s = %q, builder writes %q: run with -update", tr.name, k, got[k], v)
+					t.Errorf("testdata/%s/%s = %q, builder writes %q: run with -update", tr.name, k, got[k], v)
 				}
 			}
 		})

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/failberry/failberry/usbpower"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, error) {
@@ -35,6 +38,27 @@ func TestUSBOffRefusesPi3BEthernet(t *testing.T) {
 	_, _, err := runCLI(t, "usb", "off", "--hub", "1-1", "--port", "1", "--sysfs", sys)
 	if err == nil || !strings.Contains(err.Error(), "Ethernet") {
 		t.Fatalf("want a refusal naming the Ethernet, got %v", err)
+	}
+}
+
+// noHubs is a machine without USB hubs (or without permission to see them).
+type noHubs struct{}
+
+func (noHubs) Hubs(context.Context) ([]usbpower.Hub, error) { return nil, nil }
+func (noHubs) SetPortPower(context.Context, string, int, bool) error {
+	return errors.New("no hub to switch")
+}
+
+// `failberry usb status` with no hub says so and fails, rather than printing
+// nothing and exiting 0.
+func TestUSBStatusNoHub(t *testing.T) {
+	var out bytes.Buffer
+	err := usbStatus(context.Background(), noHubs{}, "", &out)
+	if exitCode(err) == 0 || !strings.Contains(fmt.Sprint(err), "no USB hub found") {
+		t.Fatalf("usb status with no hubs: exit %d, err %v", exitCode(err), err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q", out.String())
 	}
 }
 

@@ -36,15 +36,19 @@ func cmdUSB(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &exitError{2, err}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctl, err := usbpower.NewGousb(*sysRoot, log)
-	if err != nil {
-		return fmt.Errorf("usb: %w", err)
+	if verb == "status" { // port status bits come only from hub requests
+		ctl, err := usbpower.NewGousb(*sysRoot, log)
+		if err != nil {
+			return fmt.Errorf("usb: %w", err)
+		}
+		if c, ok := ctl.(io.Closer); ok {
+			defer c.Close()
+		}
+		return usbStatus(ctx, ctl, *hub, stdout)
 	}
+	ctl := usbpower.NewController(*sysRoot, log) // switching needs no libusb where sysfs can do it
 	if c, ok := ctl.(io.Closer); ok {
 		defer c.Close()
-	}
-	if verb == "status" {
-		return usbStatus(ctx, ctl, *hub, stdout)
 	}
 	loc, err := usbTarget(*sysRoot, *hub, *port, *tty)
 	if err != nil {
@@ -95,10 +99,16 @@ func usbTarget(sysRoot, hub string, port int, tty string) (usbpower.Location, er
 	return usbpower.Location{Hub: hub, Port: port}, nil
 }
 
+// usbStatus prints the hubs like uhubctl. No hub at all is an error, not an
+// empty listing: it means no USB, no permission to open the hubs, or a
+// board with nothing to switch, and a script must be able to tell.
 func usbStatus(ctx context.Context, ctl usbpower.Controller, hub string, stdout io.Writer) error {
 	hubs, err := ctl.Hubs(ctx)
 	if err != nil {
 		return err
+	}
+	if len(hubs) == 0 {
+		return errors.New("usb status: no USB hub found (no USB bus, or no permission to open the hubs: run as root)")
 	}
 	if hub != "" {
 		var keep []usbpower.Hub

@@ -56,8 +56,18 @@ func (d *Daemon) handleAT(w http.ResponseWriter, r *http.Request) {
 // ErrModemBusy means the modem's port is in use by PPP.
 var ErrModemBusy = errors.New("the modem is online: its port carries PPP, so AT commands would break the link")
 
-// RunAT sends one command to the modem when the daemon is not using it.
+// RunAT sends one command to the modem when the daemon is not using it. The
+// phase is read only once the modem slot is held: the session dials while it
+// holds the slot and publishes that the line carries PPP before it gives the
+// slot back, so a command that waited for a dial to finish is refused rather
+// than written into the data-mode line.
 func (d *Daemon) RunAT(ctx context.Context, cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.slot.take(ctx); err != nil {
+		return "", fmt.Errorf("modem busy: %w", err)
+	}
+	defer d.slot.give()
 	switch d.st.currentPhase() {
 	case PhaseOnline, PhaseConnecting:
 		return "", ErrModemBusy
@@ -66,12 +76,6 @@ func (d *Daemon) RunAT(ctx context.Context, cmd string) (string, error) {
 	if tty == "" {
 		return "", errModemGone
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if !lockCtx(ctx, &d.modemMu) {
-		return "", fmt.Errorf("modem busy: %w", ctx.Err())
-	}
-	defer d.modemMu.Unlock()
 	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", errModemGone, err)
@@ -91,21 +95,38 @@ func (d *Daemon) RunAT(ctx context.Context, cmd string) (string, error) {
 	return sb.String(), nil
 }
 
-// lockCtx takes mu unless ctx ends first.
-func lockCtx(ctx context.Context, mu interface{ TryLock() bool }) bool {
-	for {
-		if mu.TryLock() {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
+// modemSlot is the right to talk AT to the modem: the session (bring-up and
+// dial), a recovery step and `failberry at` each hold it while they use the
+// port. It is a channel of one slot rather than a mutex so a waiter can give
+// up when its context ends, without polling. Make it with newModemSlot.
+type modemSlot chan struct{}
+
+func newModemSlot() modemSlot { return make(modemSlot, 1) }
+
+// take waits for the slot until ctx ends.
+func (m modemSlot) take(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// Dial returns a client for the control socket.
+// tryTake takes the slot if it is free.
+func (m modemSlot) tryTake() bool {
+	select {
+	case m <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// give returns the slot taken with take or tryTake.
+func (m modemSlot) give() { <-m }
+
+// ControlClient returns a client for the control socket.
 func ControlClient(runDir string) *http.Client {
 	sock := ControlSocket(runDir)
 	return &http.Client{

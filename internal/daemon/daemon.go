@@ -59,12 +59,14 @@ type Daemon struct {
 	rules  firewall.Ruleset
 	routes *route.Manager
 	ladder *Ladder
-	reboot *RebootGuard
-	pins   modem.PINStore
+	// healthyAfter is how long the path must pass its probes before the
+	// ladder counts the last recovery step as having worked.
+	healthyAfter time.Duration
+	reboot       *RebootGuard
+	pins         modem.PINStore
 
-	// modemMu is held while the daemon talks AT; `failberry at` takes it too.
-	modemMu sync.Mutex
-	prober  *health.Prober // the current session's, nil while offline
+	slot   modemSlot      // held while anyone talks AT to the modem, `failberry at` too
+	prober *health.Prober // the current session's, nil while offline
 
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
 	fwErr  error
@@ -98,12 +100,14 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, opts: opts, log: opts.Logger, events: opts.Events,
-		notify: systemd.NewNotifier(),
-		beat:   health.NewHeartbeat(heartbeatMaxAge),
-		st:     newState(),
-		rules:  rules,
-		routes: route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
-		ladder: NewLadder(cfg.Recovery),
+		notify:       systemd.NewNotifier(),
+		beat:         health.NewHeartbeat(heartbeatMaxAge),
+		st:           newState(),
+		slot:         newModemSlot(),
+		rules:        rules,
+		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
+		ladder:       NewLadder(cfg.Recovery),
+		healthyAfter: 2 * time.Minute,
 		reboot: &RebootGuard{
 			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
 			MinUptime: time.Duration(cfg.Recovery.Reboot.MinUptime),

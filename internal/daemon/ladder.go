@@ -72,7 +72,9 @@ type Ladder struct {
 // when rebooting is enabled.
 func NewLadder(cfg config.Recovery) *Ladder { return &Ladder{cfg: cfg} }
 
-// Success resets the ladder: the link came up (and stayed up long enough).
+// Success resets the ladder. Call it only on proof that the last step worked:
+// the path passed its probes and stayed up for recovery.healthy_after (a link
+// that merely comes up may fail again at once, and must keep climbing).
 func (l *Ladder) Success() { l.step, l.attempt = StepRedial, 0 }
 
 // Position reports the current step and how many attempts it has had.

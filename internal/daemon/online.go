@@ -46,7 +46,9 @@ func (d *Daemon) online(ctx context.Context, proc *pppd.Process) error {
 	}()
 	s := &onlineSession{d: d, proc: proc}
 	defer s.end()
-	return s.loop(ctx, links)
+	err := s.loop(ctx, links)
+	s.dead = errors.Is(err, errPathDown)
+	return err
 }
 
 // onlineSession is the state of one online period.
@@ -57,6 +59,13 @@ type onlineSession struct {
 	changes <-chan bool
 	stopPr  context.CancelFunc
 	raIndex int // the link whose accept_ra was set
+	// proof fires once the path has passed its probes and stayed up for
+	// healthyAfter: only then did the last recovery step work, and the
+	// ladder starts over. Nil until armed, and again once proven.
+	proof *time.Timer
+	// dead is set when the session ends because the path is known dead, so
+	// end does not wait for courtesies that cannot come.
+	dead bool
 }
 
 func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error {
@@ -82,6 +91,9 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 				return errPathDown
 			}
 			s.d.events.Emit(systemd.PathUp, "cellular path passes its probes", map[string]string{"INTERFACE": s.link.Name})
+			s.armProof()
+		case <-s.proofC():
+			s.proven()
 		case <-upTimer.C:
 			return errLinkTimeout
 		case <-tick.C:
@@ -130,21 +142,51 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 		return fmt.Errorf("default route via %s: %w", l.Name, err)
 	}
 	s.link = l
-	d.ladder.Success()
-	d.st.setLadder(StepRedial, 0)
 	info := d.st.snapshotInfo()
 	d.setPhase(PhaseOnline, statusLine(l, info))
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
 		"INTERFACE": l.Name, "LOCAL": l.Local.String(), "PEER": l.Peer.String(), "OPERATOR": info.Operator,
 	})
-	s.startProber(ctx, l.Name)
+	if !s.startProber(ctx, l.Name) {
+		s.armProof() // no probes: staying up is the only proof there is
+	}
 	return nil
 }
 
-func (s *onlineSession) startProber(ctx context.Context, iface string) {
+// armProof starts the healthy_after clock, once per session.
+func (s *onlineSession) armProof() {
+	if s.proof == nil {
+		s.proof = time.NewTimer(s.d.healthyAfter)
+	}
+}
+
+// proofC is the proof timer's channel, nil (never ready) when not armed.
+func (s *onlineSession) proofC() <-chan time.Time {
+	if s.proof == nil {
+		return nil
+	}
+	return s.proof.C
+}
+
+// proven resets the ladder: the path passed its probes and stayed up for
+// healthyAfter, so whatever step brought it back worked. A link that comes
+// up but fails again sooner keeps climbing instead of redialling forever.
+func (s *onlineSession) proven() {
+	d := s.d
+	step, attempt := d.ladder.Position()
+	d.ladder.Success()
+	d.st.setLadder(StepRedial, 0)
+	if attempt > 0 {
+		d.log.Info("recovery worked: the path stayed healthy", "step", step.String(), "attempt", attempt,
+			"healthy_after", d.healthyAfter)
+	}
+}
+
+// startProber runs the probes over iface; false when none are configured.
+func (s *onlineSession) startProber(ctx context.Context, iface string) bool {
 	cfg := health.NewProberConfig(iface, s.d.cfg.Health.Probes)
 	if len(cfg.Targets) == 0 {
-		return
+		return false
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := health.NewProber(cfg, s.d.log.With("component", "probe"))
@@ -157,6 +199,7 @@ func (s *onlineSession) startProber(ctx context.Context, iface string) {
 			s.d.log.Error("probes stopped", "err", err)
 		}
 	}()
+	return true
 }
 
 // end stops pppd and the probes, withdraws the route and forgets the
@@ -166,10 +209,19 @@ func (s *onlineSession) end() {
 	if s.stopPr != nil {
 		s.stopPr()
 	}
+	if s.proof != nil {
+		s.proof.Stop()
+	}
 	d.st.mu.Lock()
 	d.prober = nil
 	d.st.mu.Unlock()
-	if err := s.proc.Stop(pppdStopGrace); err != nil {
+	// pppd's SIGTERM sends an LCP Terminate-Request and waits for the ack;
+	// over a path known dead (or a hung modem) no ack comes, so do not wait.
+	grace := pppdStopGrace
+	if s.dead {
+		grace = deadPathStopGrace
+	}
+	if err := s.proc.Stop(grace); err != nil {
 		d.log.Debug("stopping pppd", "err", err)
 	}
 	if err := d.routes.Withdraw(); err != nil {

@@ -81,10 +81,10 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 	if path == d.st.currentTTY() {
 		return true
 	}
-	if !d.modemMu.TryLock() {
+	if !d.slot.tryTake() {
 		return false
 	}
-	defer d.modemMu.Unlock()
+	defer d.slot.give()
 	p, err := modem.OpenSerial(path, d.cfg.Modem.Baud)
 	if err != nil {
 		return false
@@ -123,8 +123,10 @@ func (d *Daemon) resetModem(ctx context.Context, full bool) error {
 	if tty == "" {
 		return errModemGone
 	}
-	d.modemMu.Lock()
-	defer d.modemMu.Unlock()
+	if err := d.slot.take(ctx); err != nil {
+		return fmt.Errorf("waiting for the modem: %w", err)
+	}
+	defer d.slot.give()
 	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errModemGone, err)
@@ -147,10 +149,7 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("power cycle: %w", err)
 	}
-	ctl, err := usbpower.NewGousb(d.opts.SysRoot, d.log)
-	if err != nil {
-		return fmt.Errorf("power cycle: %w", err)
-	}
+	ctl := usbpower.NewController(d.opts.SysRoot, d.log) // libusb only where sysfs cannot switch
 	if c, ok := ctl.(io.Closer); ok {
 		defer c.Close()
 	}

@@ -19,9 +19,12 @@ const (
 	dialTimeout     = 60 * time.Second
 	linkUpTimeout   = 60 * time.Second
 	pppdStopGrace   = 5 * time.Second
-	wakeTimeout     = time.Second
-	bootPatience    = 20 * time.Second // for a modem just reset or powered up to answer
-	statusInterval  = 5 * time.Second
+	// deadPathStopGrace is pppd's grace when the path is known dead: long
+	// enough to restore the tty, too short to wait for a Terminate-Ack.
+	deadPathStopGrace = 300 * time.Millisecond
+	wakeTimeout       = time.Second
+	bootPatience      = 20 * time.Second // for a modem just reset or powered up to answer
+	statusInterval    = 5 * time.Second
 )
 
 // errModemGone means the modem's tty is not there (unplugged, crashed off the
@@ -55,11 +58,18 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.modemMu.Lock()
+	if err := d.slot.take(ctx); err != nil {
+		return err
+	}
 	stop := d.beatWhile(ctx, time.Duration(d.cfg.Modem.RegistrationTimeout)+dialTimeout+time.Minute)
 	f, err := d.bringUpAndDial(ctx, tty)
 	stop()
-	d.modemMu.Unlock()
+	if err == nil {
+		// The line now carries PPP: say so before giving the slot back, so
+		// `failberry at` (which reads the phase once it holds the slot) refuses.
+		d.setPhase(PhaseConnecting, tty)
+	}
+	d.slot.give()
 	if err != nil {
 		return err
 	}
@@ -67,7 +77,6 @@ func (d *Daemon) session(ctx context.Context) error {
 		f.Close()
 		return err
 	}
-	d.setPhase(PhaseConnecting, tty)
 	proc, err := pppd.Start(ctx, d.pppdOptions(), f.File(), d.log.With("component", "pppd"))
 	f.Close() // pppd has its own copy of the descriptor
 	if err != nil {

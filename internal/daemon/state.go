@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -40,15 +41,19 @@ type state struct {
 	link      route.Link
 	linkSince time.Time
 	step      Step
-	attempt   int
-	steps     map[string]uint64
+	attempt   int               // 0: no recovery attempt runs (idle), and step means nothing
+	steps     map[string]uint64 // every step of the ladder, taken or not
 	fwApplied bool
 	fwErr     string
 	reset     time.Time // when the modem was last reset or powered up
 }
 
 func newState() *state {
-	return &state{phase: PhaseStarting, since: time.Now(), steps: map[string]uint64{}}
+	s := &state{phase: PhaseStarting, since: time.Now(), steps: map[string]uint64{}}
+	for st := StepRedial; st <= StepWait; st++ {
+		s.steps[st.String()] = 0 // so each step's metrics exist before its first use
+	}
+	return s
 }
 
 // set changes the phase and returns the one-line STATUS= text when it changed.
@@ -90,6 +95,8 @@ func (s *state) setLink(l route.Link) {
 	s.link = l
 }
 
+// setLadder records the recovery attempt being made; attempt 0 means none
+// runs (the link came up), which status and the metrics show as idle.
 func (s *state) setLadder(st Step, attempt int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,8 +130,11 @@ func (d *Daemon) Status() health.Status {
 			Registration: s.info.Reg.String(), SIM: s.info.SIM.String(),
 		},
 		Link:     health.LinkStatus{Interface: pppd.Interface(d.pppdOptions()), Up: s.link.Ready()},
-		Ladder:   health.LadderStatus{Step: s.step.String(), Attempt: s.attempt, StepsTotal: copyMap(s.steps)},
+		Ladder:   health.LadderStatus{Step: health.LadderIdle, StepsTotal: maps.Clone(s.steps)},
 		Firewall: health.FirewallStatus{Applied: s.fwApplied, LastError: s.fwErr},
+	}
+	if s.attempt > 0 {
+		out.Ladder.Step, out.Ladder.Attempt = s.step.String(), s.attempt
 	}
 	if s.detail != "" {
 		out.State += ": " + s.detail
@@ -152,14 +162,6 @@ func (d *Daemon) Status() health.Status {
 	}
 	for _, e := range d.events.Recent(10) {
 		out.Events = append(out.Events, health.Event{Time: e.Time, Kind: e.Kind, Message: e.Message})
-	}
-	return out
-}
-
-func copyMap(m map[string]uint64) map[string]uint64 {
-	out := make(map[string]uint64, len(m))
-	for k, v := range m {
-		out[k] = v
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,7 +119,7 @@ func (p *Process) addLine(line string) {
 func (p *Process) Log() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.log...)
+	return slices.Clone(p.log)
 }
 
 // wait reaps pppd, kills what is left of its process group (connect or ip-up

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -251,7 +252,7 @@ func readLoop(ctx context.Context, r io.Reader, ch chan<- chunk) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			select {
-			case ch <- chunk{b: append([]byte(nil), buf[:n]...)}:
+			case ch <- chunk{b: slices.Clone(buf[:n])}:
 			case <-ctx.Done():
 				return
 			}
@@ -307,7 +308,7 @@ func (m *Modem) Run(ctx context.Context, dte io.ReadWriter, carrier io.ReadWrite
 		if reboot && m.OnReboot != nil {
 			m.OnReboot()
 		}
-		timer.Reset(max(next.Sub(time.Now()), time.Millisecond))
+		timer.Reset(max(time.Until(next), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil

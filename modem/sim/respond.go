@@ -13,7 +13,6 @@ type result struct {
 
 var (
 	resOK        = result{0, "OK"}
-	resConnect   = result{1, "CONNECT"}
 	resNoCarrier = result{3, "NO CARRIER"}
 	resError     = result{4, "ERROR"}
 )
