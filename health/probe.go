@@ -44,27 +44,6 @@ func realProbe(ctx context.Context, iface string, t Target, timeout time.Duratio
 	return probeResult{err: fmt.Errorf("probe %s: unknown kind", t)}
 }
 
-// checkTarget validates a target without touching the network.
-func checkTarget(t Target) error {
-	switch t.Kind {
-	case "icmp":
-		if ip := net.ParseIP(t.Addr); ip == nil || ip.To4() == nil {
-			return errors.New("icmp needs an IPv4 address")
-		}
-	case "tcp":
-		if _, _, err := net.SplitHostPort(t.Addr); err != nil {
-			return fmt.Errorf("tcp needs host:port: %w", err)
-		}
-	case "http":
-		if _, _, err := parseHTTPTarget(t.Addr); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown kind %q (want icmp, tcp or http)", t.Kind)
-	}
-	return nil
-}
-
 // bindToDevice returns a net.Dialer/ListenConfig Control function that pins the
 // socket to iface with SO_BINDTODEVICE (empty iface: no binding).
 func bindToDevice(iface string) func(network, address string, c syscall.RawConn) error {

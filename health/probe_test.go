@@ -40,18 +40,18 @@ func tcpListener(t *testing.T) string {
 func TestRealTCPProbe(t *testing.T) {
 	testenv.RequireRoot(t)
 	addr := tcpListener(t)
-	r := realProbe(context.Background(), "lo", Target{"tcp", addr}, 2*time.Second)
+	r := realProbe(context.Background(), "lo", Target{Kind: "tcp", Addr: addr}, 2*time.Second)
 	if r.err != nil || r.rtt <= 0 || r.bytes != tcpConnectBytes {
 		t.Errorf("tcp probe of a listener: %+v", r)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := ln.Addr().String()
 	ln.Close()
-	r = realProbe(context.Background(), "lo", Target{"tcp", closed}, 2*time.Second)
+	r = realProbe(context.Background(), "lo", Target{Kind: "tcp", Addr: closed}, 2*time.Second)
 	if r.err == nil || r.bytes != tcpRefusedBytes {
 		t.Errorf("tcp probe of a closed port: %+v", r)
 	}
-	r = realProbe(context.Background(), "nosuchif0", Target{"tcp", addr}, 2*time.Second)
+	r = realProbe(context.Background(), "nosuchif0", Target{Kind: "tcp", Addr: addr}, 2*time.Second)
 	if r.err == nil || !strings.Contains(r.err.Error(), "bind to device nosuchif0") {
 		t.Errorf("probe bound to a missing interface should fail: %+v", r)
 	}
@@ -68,15 +68,15 @@ func TestRealHTTPProbe(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	r := realProbe(context.Background(), "lo", Target{"http", host + "/gen204"}, 2*time.Second)
+	r := realProbe(context.Background(), "lo", Target{Kind: "http", Addr: host + "/gen204"}, 2*time.Second)
 	if r.err != nil || r.rtt <= 0 || r.bytes <= tcpConnectBytes {
 		t.Errorf("http probe: %+v", r)
 	}
-	r = realProbe(context.Background(), "lo", Target{"http", srv.URL + "/other"}, 2*time.Second)
+	r = realProbe(context.Background(), "lo", Target{Kind: "http", Addr: srv.URL + "/other"}, 2*time.Second)
 	if !errors.Is(r.err, ErrNoAnswer) || r.bytes <= tcpConnectBytes {
 		t.Errorf("http probe of a 500: %+v", r)
 	}
-	r = realProbe(context.Background(), "nosuchif0", Target{"http", host + "/gen204"}, 2*time.Second)
+	r = realProbe(context.Background(), "nosuchif0", Target{Kind: "http", Addr: host + "/gen204"}, 2*time.Second)
 	if r.err == nil {
 		t.Error("http probe bound to a missing interface succeeded")
 	}
@@ -84,17 +84,17 @@ func TestRealHTTPProbe(t *testing.T) {
 
 func TestRealICMPProbe(t *testing.T) {
 	testenv.RequireRoot(t)
-	r := realProbe(context.Background(), "lo", Target{"icmp", "127.0.0.1"}, 2*time.Second)
+	r := realProbe(context.Background(), "lo", Target{Kind: "icmp", Addr: "127.0.0.1"}, 2*time.Second)
 	if r.err != nil || r.rtt <= 0 || r.bytes != 2*icmpEchoBytes {
 		t.Fatalf("icmp echo to 127.0.0.1 on lo: %+v", r)
 	}
-	r = realProbe(context.Background(), "nosuchif0", Target{"icmp", "127.0.0.1"}, 2*time.Second)
+	r = realProbe(context.Background(), "nosuchif0", Target{Kind: "icmp", Addr: "127.0.0.1"}, 2*time.Second)
 	if r.err == nil {
 		t.Error("icmp probe bound to a missing interface succeeded")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r = realProbe(ctx, "lo", Target{"icmp", "192.0.2.1"}, 2*time.Second)
+	r = realProbe(ctx, "lo", Target{Kind: "icmp", Addr: "192.0.2.1"}, 2*time.Second)
 	if r.err == nil {
 		t.Error("icmp probe with a cancelled context succeeded")
 	}
@@ -106,8 +106,8 @@ func TestProberRunRealProbesOnLoopback(t *testing.T) {
 	defer srv.Close()
 	cfg := ProberConfig{
 		Interface: "lo",
-		Targets: []Target{{"icmp", "127.0.0.1"}, {"tcp", tcpListener(t)},
-			{"http", srv.URL + "/"}, {"tcp", "127.0.0.1:1"}},
+		Targets: []Target{{Kind: "icmp", Addr: "127.0.0.1"}, {Kind: "tcp", Addr: tcpListener(t)},
+			{Kind: "http", Addr: srv.URL + "/"}, {Kind: "tcp", Addr: "127.0.0.1:1"}},
 		Quorum: 3, Interval: time.Second, FailingInterval: time.Second, Timeout: time.Second, UpAfter: 1,
 	}
 	p := NewProber(cfg, nil)

@@ -9,17 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/failberry/failberry/internal/config"
 )
 
-// Target is one probe destination. Kind is "icmp" (Addr: IPv4 literal),
-// "tcp" (Addr: host:port) or "http" (Addr: URL or host[:port][/path], plain HTTP).
-type Target struct {
-	Kind string
-	Addr string
-}
-
-// String returns "kind:addr", the target's name in stats and metrics.
-func (t Target) String() string { return t.Kind + ":" + t.Addr }
+// Target is one probe destination, as config.ParseProbeTarget parses it:
+// that parser is the one place that says what the prober can run.
+type Target = config.ProbeTarget
 
 // ProberConfig configures a Prober. Zero fields take the values of
 // DefaultProberConfig, so a config file only needs what it changes.
@@ -51,27 +47,27 @@ const LossWindow = 10
 // ErrInvalidConfig is wrapped by Validate's errors.
 var ErrInvalidConfig = errors.New("invalid prober config")
 
-// DefaultProberConfig returns the built-in probe settings: two ICMP targets and
-// one TCP target on different networks, quorum 2, one round a minute while
-// healthy — well under 5 MB/day (see EstimateBytesPerDay).
+// DefaultProberConfig returns the config file's default probes on ppp0: two
+// ICMP targets and one TCP target on different networks, quorum 2, one round
+// a minute while healthy, well under 5 MB/day (see EstimateBytesPerDay).
 func DefaultProberConfig() ProberConfig {
+	return NewProberConfig("ppp0", config.Default().Health.Probes)
+}
+
+// NewProberConfig returns the prober settings of the config's probes section,
+// with every probe bound to iface.
+func NewProberConfig(iface string, p config.Probes) ProberConfig {
 	return ProberConfig{
-		Interface: "ppp0",
-		Targets: []Target{
-			{Kind: "icmp", Addr: "1.1.1.1"},
-			{Kind: "icmp", Addr: "8.8.8.8"},
-			{Kind: "tcp", Addr: "9.9.9.9:53"},
-		},
-		Quorum:          2,
-		Interval:        60 * time.Second,
-		FailingInterval: 10 * time.Second,
-		Timeout:         3 * time.Second,
-		DownAfter:       3,
-		UpAfter:         2,
-		MaxLoss:         0.5,
-		MaxLatency:      2 * time.Second,
+		Interface: iface, Targets: p.Targets, Quorum: p.Quorum,
+		Interval: time.Duration(p.Interval), FailingInterval: time.Duration(p.FailingInterval),
+		Timeout: time.Duration(p.Timeout), DownAfter: p.DownAfter, UpAfter: p.UpAfter,
+		MaxLoss: p.MaxLoss, MaxLatency: time.Duration(p.MaxLatency),
 	}
 }
+
+// ProbeCost is EstimateBytesPerDay of the config's probes: the config's
+// budget check (config.Parse) uses the same estimate as the status output.
+func ProbeCost(p config.Probes) int64 { return EstimateBytesPerDay(NewProberConfig("", p)) }
 
 // withDefaults fills zero fields from DefaultProberConfig.
 func (c ProberConfig) withDefaults() ProberConfig {
@@ -123,8 +119,8 @@ func (c ProberConfig) Validate() error {
 		return fmt.Errorf("%w: max loss %v outside 0..1", ErrInvalidConfig, c.MaxLoss)
 	}
 	for _, t := range c.Targets {
-		if err := checkTarget(t); err != nil {
-			return fmt.Errorf("%w: target %s: %w", ErrInvalidConfig, t, err)
+		if parsed, err := config.ParseProbeTarget(t.String()); err != nil || parsed != t {
+			return fmt.Errorf("%w: target %+v: the prober cannot run it: %v", ErrInvalidConfig, t, err)
 		}
 	}
 	return nil

@@ -17,7 +17,7 @@ func lost() probeResult                { return probeResult{bytes: 40, err: errL
 func testConfig() ProberConfig {
 	return ProberConfig{
 		Interface: "lo",
-		Targets:   []Target{{"icmp", "192.0.2.1"}, {"icmp", "192.0.2.2"}, {"tcp", "192.0.2.3:53"}},
+		Targets:   []Target{{Kind: "icmp", Addr: "192.0.2.1"}, {Kind: "icmp", Addr: "192.0.2.2"}, {Kind: "tcp", Addr: "192.0.2.3:53"}},
 		Quorum:    2, Interval: time.Minute, FailingInterval: 10 * time.Second, Timeout: time.Second,
 		DownAfter: 3, UpAfter: 2, MaxLoss: 0.5, MaxLatency: 500 * time.Millisecond,
 	}
@@ -234,7 +234,7 @@ func TestValidate(t *testing.T) {
 		"icmp hostname":    mod(func(c *ProberConfig) { c.Targets[0].Addr = "example.com" }),
 		"icmp v6":          mod(func(c *ProberConfig) { c.Targets[0].Addr = "::1" }),
 		"tcp no port":      mod(func(c *ProberConfig) { c.Targets[2].Addr = "9.9.9.9" }),
-		"https":            mod(func(c *ProberConfig) { c.Targets[2] = Target{"http", "https://x/"} }),
+		"https":            mod(func(c *ProberConfig) { c.Targets[2] = Target{Kind: "http", Addr: "https://x/"} }),
 		"negative down":    mod(func(c *ProberConfig) { c.DownAfter = -1 }),
 	}
 	for name, c := range bad {
@@ -243,7 +243,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	for _, c := range []ProberConfig{{}, DefaultProberConfig(), testConfig(),
-		mod(func(c *ProberConfig) { c.Targets[2] = Target{"http", "example.com:8080/gen204"} })} {
+		mod(func(c *ProberConfig) { c.Targets[2] = Target{Kind: "http", Addr: "http://example.com:8080/gen204"} })} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v", c, err)
 		}

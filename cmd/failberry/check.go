@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/daemon"
 )
@@ -22,7 +23,7 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(*path, health.ProbeCost)
 	if err != nil {
 		return configError(err)
 	}

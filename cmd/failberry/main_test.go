@@ -86,6 +86,34 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// `failberry check` refuses probe targets the prober cannot run (issue 11:
+// they used to pass the check and leave /cellular at 503 for good), naming
+// the line, the key and what to write instead.
+func TestCheckRefusesTargetsTheProberCannotRun(t *testing.T) {
+	for target, why := range map[string]string{
+		"icmp:example.com":             "has no IPv4 address after icmp:",
+		"https://example.com/generate": "is an https URL; the prober speaks plain http only",
+	} {
+		path := filepath.Join(t.TempDir(), "failberry.yaml")
+		os.WriteFile(path, []byte("modem:\n  apn: internet\nhealth:\n  probes:\n    targets: [\"icmp:1.1.1.1\", \""+target+"\"]\n"), 0o600)
+		_, _, err := runCLI(t, "check", "--config", path)
+		want := path + `:5: health.probes.targets[1]: "` + target + `" ` + why
+		if exitCode(err) != 3 || err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `use "icmp:1.1.1.1"`) {
+			t.Errorf("%s: want exit 3 with %q and what to write, got %d %v", target, want, exitCode(err), err)
+		}
+	}
+}
+
+// The budget check uses the prober's own estimate (health.ProbeCost).
+func TestCheckProbeBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "failberry.yaml")
+	os.WriteFile(path, []byte("modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 1MB\n"), 0o600)
+	_, _, err := runCLI(t, "check", "--config", path)
+	if exitCode(err) != 3 || !strings.Contains(err.Error(), ":5: health.probes.budget_bytes_per_day: probing 3 targets every 1m uses about 2.3 MB a day") {
+		t.Fatalf("want the budget refused with the prober's estimate, got %d %v", exitCode(err), err)
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	_, stderr, err := runCLI(t, "frobnicate")
 	if exitCode(err) != 2 || !strings.Contains(stderr, "usage: failberry") {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/daemon"
 	"github.com/failberry/failberry/systemd"
@@ -23,19 +24,29 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		events := systemd.NewEvents(newLogger(stderr, slog.LevelInfo))
-		events.Emit(systemd.ConfigError, "config error: "+err.Error(), map[string]string{"CONFIG": *path})
-		return configError(err)
+	cfg, err := config.Load(*path, health.ProbeCost)
+	log := newLogger(stderr, slogLevel(cfg.LogLevel))
+	var d *daemon.Daemon
+	if err == nil {
+		d, err = daemon.New(daemon.Options{Config: cfg, Logger: log, SysRoot: *sysRoot})
 	}
-	log := newLogger(stderr, cfg.SlogLevel())
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, SysRoot: *sysRoot})
 	if err != nil {
+		events := systemd.NewEvents(log)
+		events.Emit(systemd.ConfigError, "config error: "+err.Error(), map[string]string{"CONFIG": *path})
 		return configError(err)
 	}
 	log.Info("failberry starting", "version", version, "config", *path)
 	return d.Run(ctx)
+}
+
+// slogLevel maps log_level (debug, info, warn or error; config checks it)
+// onto slog.
+func slogLevel(level string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(level)) != nil {
+		return slog.LevelInfo
+	}
+	return l
 }
 
 // newLogger writes plain key=value lines; under systemd the journal adds the

@@ -1,313 +1,196 @@
 // Package config reads failberry's one YAML file (/etc/failberry/failberry.yaml).
 //
-// Every default lives in the binary (see Default), so a working file can be a
-// single line: the carrier's APN. The file is strict: an unknown key, a wrong
-// type or an impossible value is an error naming the key path, the line and
-// what is allowed, and all problems are reported at once so a user fixes them
-// in one pass. The package only reads: a bad config never changes the system.
+// Every default lives in Default, so a working file can be a single line: the
+// carrier's APN. Each key is one field of Config with its tags:
+//
+//	yaml:"key"    its name in the file
+//	check:"..."   its check: "lo..hi" (a number range, or a shortest duration
+//	              "1s.."), "a|b" (one of these words), or a name in checks
+//	hint:"..."    what to write instead, shown when the value is wrong; on a
+//	              section, the hint of its fields that have none
+//
+// The file is strict: an unknown key, a wrong type or an impossible value is
+// an error naming the line, the key path and what is allowed, and all
+// problems are reported at once so a user fixes them in one pass. The package
+// only reads: a bad config never changes the system.
 package config
 
-import (
-	"log/slog"
-	"net/netip"
-	"strings"
-	"time"
-)
+import "time"
 
 // DefaultPath is where the Debian package installs the config (a conffile).
 const DefaultPath = "/etc/failberry/failberry.yaml"
 
 // Config is the whole daemon configuration, with defaults filled in.
 type Config struct {
-	Modem    Modem
-	PPP      PPP
-	Route    Route
-	Firewall Firewall
-	Health   Health
-	Recovery Recovery
-	// StateDir (state_dir) keeps counters that must survive a reboot, such as
-	// reboots done today. Default /var/lib/failberry (systemd StateDirectory).
-	StateDir string
-	// RunDir (run_dir) holds the control socket. Default /run/failberry.
-	RunDir string
-	// LogLevel (log_level) is debug, info, warn or error. Default info.
-	LogLevel string
+	Modem    Modem    `yaml:"modem"`
+	PPP      PPP      `yaml:"ppp"`
+	Route    Route    `yaml:"route"`
+	Firewall Firewall `yaml:"firewall"`
+	Health   Health   `yaml:"health"`
+	Recovery Recovery `yaml:"recovery"`
+	// StateDir keeps what must survive a reboot, such as reboots done today.
+	StateDir string `yaml:"state_dir" check:"path"`
+	RunDir   string `yaml:"run_dir" check:"path"` // holds the control socket
+	LogLevel string `yaml:"log_level" check:"debug|info|warn|error"`
 }
 
 // Modem says which modem to use and how to register and dial it.
 type Modem struct {
-	// Device (device) is "auto" (find the modem's AT port) or an absolute
-	// /dev path such as /dev/ttyUSB2. ttyUSB numbers move after a modem
-	// re-enumerates, so "auto" (optionally narrowed by USBID) is the default.
-	Device string
-	// USBID (usb_id) narrows "auto" to one vendor:product, e.g. "19d2:0031",
-	// in lower-case hex. Empty means any known modem.
-	USBID string
-	// Interface (interface) is the USB interface number of the AT port when
-	// USBID is set; -1 means probe every interface.
-	Interface int
-	// Baud (baud) is the serial speed; USB modems ignore it, pppd wants one.
-	Baud int
-	// Init (init) are extra AT commands sent after the standard init.
-	Init []string
-	// PIN (pin) unlocks the SIM; prefer PINFile so the PIN is not in a
-	// world-readable conffile. Use ResolvePIN rather than reading these.
-	PIN string
-	// PINFile (pin_file) is a file holding the PIN, not world-readable.
-	PINFile string
-	// APN (apn) is the carrier's access point name. Required: there is no
-	// universal default.
-	APN string
-	// PDPType (pdp_type) is IP, IPV6 or IPV4V6 (AT+CGDCONT). Default IP.
-	PDPType string
-	// DialString (dial) is the number dialled with ATD. Default "*99***1#"
-	// (context 1, the one failberry defines).
-	DialString string
-	// AllowRoaming (roaming) lets failberry dial while registered roaming
-	// (CREG stat 5). Default false: roaming data can be very expensive.
-	AllowRoaming bool
-	// RegistrationTimeout (registration_timeout) bounds the wait for network
-	// registration before a recovery step. Default 90s.
-	RegistrationTimeout time.Duration
-	// CommandTimeout (command_timeout) bounds one AT command. Default 5s.
-	CommandTimeout time.Duration
+	// Device is "auto" (find the modem's AT port, again after it
+	// re-enumerates under another ttyUSB number) or an absolute /dev path.
+	Device string `yaml:"device" check:"device"`
+	// USBID narrows "auto" to one vendor:product; empty means any known modem.
+	USBID USBID `yaml:"usb_id,omitempty"`
+	// Interface is the USB interface number of the AT port; -1 probes each.
+	Interface int      `yaml:"interface" check:"-1..255" hint:"use the USB interface number of the AT port (0..255), or -1 for any"`
+	Baud      int      `yaml:"baud" check:"baud" hint:"use a baud rate such as 115200"` // USB modems ignore it; pppd wants one
+	Init      []string `yaml:"init" check:"at" hint:"[\"AT+CMEE=1\"]"`                  // sent after the standard init
+	// PIN unlocks the SIM; PINFile is preferred, as it keeps the PIN out of
+	// a world-readable conffile.
+	PIN     string `yaml:"pin,omitempty" check:"pin"`
+	PINFile string `yaml:"pin_file,omitempty" check:"path"`
+	// APN is required: there is no universal default.
+	APN     string `yaml:"apn" check:"apn"`
+	PDPType string `yaml:"pdp_type" check:"IP|IPV6|IPV4V6"`
+	// DialString is dialled with ATD, on context 1 (the one failberry defines).
+	DialString string `yaml:"dial" check:"dial"`
+	// AllowRoaming is off by default: roaming data can be very expensive.
+	AllowRoaming        bool     `yaml:"roaming"`
+	RegistrationTimeout Duration `yaml:"registration_timeout" check:"1s.." hint:"90s"`
+	CommandTimeout      Duration `yaml:"command_timeout" check:"100ms.." hint:"5s"` // one AT command
 }
 
 // PPP configures the pppd process failberry runs in the foreground.
 type PPP struct {
-	// PPPD (pppd) is the pppd binary. Default /usr/sbin/pppd.
-	PPPD string
-	// Unit (unit) makes the interface pppN. Default 0.
-	Unit int
-	// LCPEchoInterval (lcp_echo_interval) seconds between LCP echoes; 0 turns
-	// them off for carriers that never answer them. Default 10.
-	LCPEchoInterval int
-	// LCPEchoFailure (lcp_echo_failure) unanswered echoes before pppd exits.
-	// Default 3.
-	LCPEchoFailure int
-	// PeerDNS (peer_dns) asks pppd for the carrier's DNS servers (usepeerdns,
-	// written to /etc/ppp/resolv.conf). Default false.
-	PeerDNS bool
-	// MTU (mtu); 0 keeps pppd's default.
-	MTU int
-	// Options (options) are extra pppd options, one option with its
-	// arguments per item ("mru 1400"); see ExtraArgs. Options failberry owns
-	// (persist, demand, detach, routes, ...) are rejected.
-	Options []string
+	PPPD            string `yaml:"pppd" check:"path"`
+	Unit            int    `yaml:"unit" check:"0..999" hint:"use a unit number from 0 to 999 (0 makes ppp0)"`
+	LCPEchoInterval int    `yaml:"lcp_echo_interval" check:"0..3600" hint:"use seconds between LCP echoes, such as 10 (0 turns them off)"`
+	LCPEchoFailure  int    `yaml:"lcp_echo_failure" check:"1..100" hint:"use a count of missed echoes from 1 to 100, such as 3"`
+	PeerDNS         bool   `yaml:"peer_dns"`                                                   // pppd usepeerdns
+	MTU             int    `yaml:"mtu" check:"mtu" hint:"use 0 (pppd's default) or 576..1500"` // 0 keeps pppd's
+	// Options are extra pppd options, one option with its arguments per item
+	// ("mru 1400"). Options failberry owns (persist, defaultroute, ...) are
+	// rejected: they would fight its supervision.
+	Options []string `yaml:"options" check:"pppopt" hint:"[\"novj\", \"mru 1400\"]"`
 }
 
-// ExtraArgs returns Options split into pppd argv words.
-func (p PPP) ExtraArgs() []string {
-	var args []string
-	for _, o := range p.Options {
-		args = append(args, strings.Fields(o)...)
-	}
-	return args
-}
-
-// Route says how the default route via the modem is installed.
+// Route says how the default route via the modem is installed: "replace"
+// (the ppp link replaces it while failed over) or "metric" (a second default
+// route with Metric).
 type Route struct {
-	// Mode (mode) is "replace" (the ppp link replaces the default route while
-	// failed over) or "metric" (a second default route with Metric).
-	Mode string
-	// Metric (metric) of the ppp default route in metric mode. Default 50.
-	Metric int
-	// IPv6 (ipv6) also manages the IPv6 default route. Default true.
-	IPv6 bool
+	Mode   string `yaml:"mode" check:"replace|metric"`
+	Metric int    `yaml:"metric" check:"1..2147483647" hint:"use a route metric from 1 upwards, such as 50"`
+	IPv6   bool   `yaml:"ipv6"`
 }
 
 // Firewall configures NAT and filtering failberry keeps in its own chains.
 type Firewall struct {
-	// Enabled (enabled) lets failberry manage iptables. Default true.
-	Enabled bool
-	// LAN (lan_interfaces) are the interfaces whose hosts may use the modem.
-	// Default ["eth0"]. A trailing "+" matches a prefix, as in iptables.
-	LAN []string
-	// MasqueradeOut (masquerade_out) are extra interfaces to masquerade out
-	// of, besides the ppp link. Default none.
-	MasqueradeOut []string
-	// AllowSources (allow_sources) limits failover to these hosts or
-	// networks (a bare address is a /32 or /128), to avoid bill shock.
-	// Empty means every LAN host.
-	AllowSources []netip.Prefix
-	// InboundICMP (inbound_icmp) accepts ICMP on the ppp link. Default true.
-	InboundICMP bool
-	// IPv6 (ipv6) also manages ip6tables. Default true.
-	IPv6 bool
-	// ClampMSS (clamp_mss) clamps TCP MSS to the path MTU. Default true:
-	// ppp MTUs are small and PMTU discovery is often broken on cellular.
-	ClampMSS bool
-	// ReconcileInterval (reconcile_interval) is how often rules removed
-	// behind failberry's back are put back. Default 30s.
-	ReconcileInterval time.Duration
+	Enabled bool `yaml:"enabled"`
+	// LAN are the interfaces whose hosts may use the modem; a trailing "+"
+	// matches a prefix, as in iptables.
+	LAN           []string `yaml:"lan_interfaces" check:"ifname" hint:"[eth0]"`
+	MasqueradeOut []string `yaml:"masquerade_out" check:"ifname" hint:"[eth0]"` // besides the ppp link
+	// AllowSources limits failover to these hosts or networks, to avoid a
+	// surprise bill. Empty means every LAN host.
+	AllowSources []Source `yaml:"allow_sources" hint:"[\"192.168.1.20\", \"192.168.2.0/24\"]"`
+	InboundICMP  bool     `yaml:"inbound_icmp"`
+	IPv6         bool     `yaml:"ipv6"`
+	// ClampMSS is on by default: ppp MTUs are small and PMTU discovery is
+	// often broken on cellular.
+	ClampMSS bool `yaml:"clamp_mss"`
+	// ReconcileInterval is how often rules removed behind failberry's back
+	// are put back.
+	ReconcileInterval Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"`
 }
 
 // Health configures the Route 53 endpoint and the probes behind it.
 type Health struct {
-	// Listen (listen) is the public health endpoint, host:port. Default ":9000".
-	Listen string
-	// StatusListen (status_listen) serves metrics and status. It must not be
-	// a wildcard address: the health port is reachable from the internet and
-	// metrics would leak. Empty turns it off. Default "127.0.0.1:9001".
-	StatusListen string
-	// Probes decide whether the path works end to end.
-	Probes Probes
+	Listen string `yaml:"listen" check:"listen"`
+	// StatusListen serves metrics and status; never a wildcard address, as
+	// the health port next to it is reachable from the internet. Empty: off.
+	StatusListen string `yaml:"status_listen" check:"status_listen"`
+	Probes       Probes `yaml:"probes"`
 }
 
-// Probes configures the end-to-end checks.
+// Probes configures the end-to-end checks over the cellular link.
 type Probes struct {
-	// Targets (targets), written "icmp:1.1.1.1", "tcp:9.9.9.9:53" or
-	// "http://example.com/". Default icmp:1.1.1.1, icmp:8.8.8.8, tcp:9.9.9.9:53.
-	Targets []ProbeTarget
-	// Quorum (quorum) targets must answer for a round to count as good.
-	// Default: a majority of Targets.
-	Quorum int
-	// Interval (interval) between rounds while healthy. Default 60s.
-	Interval time.Duration
-	// FailingInterval (failing_interval) between rounds while failing or
-	// recovering. Default 10s.
-	FailingInterval time.Duration
-	// Timeout (timeout) of one probe. Default 3s.
-	Timeout time.Duration
-	// DownAfter (down_after) failed rounds before the path is down. Default 3.
-	DownAfter int
-	// UpAfter (up_after) good rounds before it is up again. Default 2.
-	UpAfter int
-	// MaxLoss (max_loss) is the loss ratio (0..1) above which a target fails.
-	// Default 0.5.
-	MaxLoss float64
-	// MaxLatency (max_latency) above which a target fails. Default 2s.
-	MaxLatency time.Duration
-	// BudgetBytesPerDay (budget_bytes_per_day) caps the probe traffic at the
-	// healthy interval; 0 turns the check off. Default 5 MB (5000000).
-	BudgetBytesPerDay int64
+	Targets []ProbeTarget `yaml:"targets" check:"targets" hint:"[\"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\"]"`
+	// Quorum targets must answer for a round to count; default a majority.
+	Quorum          int      `yaml:"quorum" check:"1..1000" hint:"use how many targets must answer, at least 1 (default: a majority)"`
+	Interval        Duration `yaml:"interval" check:"1s.." hint:"60s"`         // while healthy
+	FailingInterval Duration `yaml:"failing_interval" check:"1s.." hint:"10s"` // while failing or recovering
+	Timeout         Duration `yaml:"timeout" check:"100ms.." hint:"3s"`
+	DownAfter       int      `yaml:"down_after" check:"1..1000" hint:"use a number of failed rounds of at least 1, such as 3"`
+	UpAfter         int      `yaml:"up_after" check:"1..1000" hint:"use a number of good rounds of at least 1, such as 2"`
+	// MaxLoss is the loss ratio above which a target fails; MaxLatency the
+	// answer time.
+	MaxLoss    float64  `yaml:"max_loss" check:"loss" hint:"use a loss ratio from 0 to 1, such as 0.5"`
+	MaxLatency Duration `yaml:"max_latency" check:"1ms.." hint:"2s"`
+	// BudgetBytesPerDay caps the estimated probe traffic; 0 turns the check off.
+	BudgetBytesPerDay Bytes `yaml:"budget_bytes_per_day"`
 }
 
 // Recovery is the ladder failberry climbs when the link stays down.
 type Recovery struct {
-	// Redial (redial) restarts pppd. Default 3 attempts, backoff 5s..60s.
-	Redial Step
-	// ModemReset (modem_reset) resets the modem (AT+CFUN). Default 2
-	// attempts, backoff 10s..60s.
-	ModemReset Step
-	// PowerCycle (power_cycle) cuts the USB port power. Default 2 attempts.
-	PowerCycle PowerCycle
-	// Reboot (reboot) reboots the Pi as the last step. Off by default.
-	Reboot Reboot
-	// SIMRetry (sim_retry) is the slow retry for SIM problems (no SIM, PUK),
-	// which no reset fixes. Default 10m.
-	SIMRetry time.Duration
+	Redial     Budget     `yaml:"redial" hint:"use how many redials to try before a modem reset, such as 3"`
+	ModemReset Budget     `yaml:"modem_reset" hint:"use how many modem resets to try, such as 2 (0 skips the step)"` // AT+CFUN
+	PowerCycle PowerCycle `yaml:"power_cycle" hint:"use how many USB power cycles to try, such as 2 (0 skips the step)"`
+	Reboot     Reboot     `yaml:"reboot"`
+	// SIMRetry is the slow retry for SIM problems, which no reset fixes.
+	SIMRetry Duration `yaml:"sim_retry" check:"1m.." hint:"10m"`
 }
 
-// Step is one rung of the recovery ladder.
-type Step struct {
-	// Attempts (attempts) before moving to the next step; 0 skips the step.
-	Attempts int
-	// Backoff (backoff) before the first retry, doubled up to MaxBackoff
-	// (max_backoff).
-	Backoff, MaxBackoff time.Duration
+// Budget is how often one rung of the ladder is tried before the next
+// (0 skips it), and the wait before each retry, doubled up to MaxBackoff.
+type Budget struct {
+	Attempts   int      `yaml:"attempts" check:"0..100"`
+	Backoff    Duration `yaml:"backoff" check:"1s.." hint:"5s"`
+	MaxBackoff Duration `yaml:"max_backoff" check:"1s.." hint:"60s"`
 }
 
-// PowerCycle is the USB power step.
+// PowerCycle cuts the modem's USB port power for OffTime. Hub and Port
+// override the port found from the modem's tty; empty and 0 find it.
 type PowerCycle struct {
-	Step
-	// OffTime (off_time) the port stays unpowered. Default 3s.
-	OffTime time.Duration
-	// Hub (hub) and Port (port) override the hub port found from the
-	// modem's tty, e.g. hub "1-1" port 2 on a Pi 2B/3B. Empty/0 = find it.
-	Hub  string
-	Port int
+	Budget  `yaml:",inline"`
+	OffTime Duration `yaml:"off_time" check:"1s.." hint:"3s"`
+	Hub     string   `yaml:"hub" check:"hub"`
+	Port    int      `yaml:"port" check:"0..255" hint:"use the hub port number (1..255), or 0 to find it from the modem's tty"`
 }
 
-// Reboot is the last resort.
+// Reboot is the last resort, off by default: rebooting a router is
+// disruptive. MaxPerDay keeps a dead SIM from rebooting the Pi all day.
 type Reboot struct {
-	// Enabled (enabled). Default false: rebooting a router is disruptive.
-	Enabled bool
-	// MaxPerDay (max_per_day) 1..24. Default 2, so a dead SIM does not make
-	// the Pi reboot all day.
-	MaxPerDay int
-	// MinUptime (min_uptime) before a reboot is allowed. Default 30m.
-	MinUptime time.Duration
-	// Command (command) run to reboot. Default /usr/bin/systemctl reboot.
-	Command []string
+	Enabled   bool     `yaml:"enabled"`
+	MaxPerDay int      `yaml:"max_per_day" check:"1..24" hint:"use how many reboots a day are allowed, 1 to 24"`
+	MinUptime Duration `yaml:"min_uptime" check:"5m.." hint:"30m"`
+	Command   []string `yaml:"command" check:"command" hint:"[\"/usr/bin/systemctl\", \"reboot\"]"`
 }
 
 // Default returns the built-in settings. Only Modem.APN is missing: Parse
 // requires it.
 func Default() Config {
+	s := func(d time.Duration) Duration { return Duration(d) }
 	return Config{
-		Modem: Modem{
-			Device:              "auto",
-			Interface:           -1,
-			Baud:                115200,
-			PDPType:             "IP",
-			DialString:          "*99***1#",
-			RegistrationTimeout: 90 * time.Second,
-			CommandTimeout:      5 * time.Second,
-		},
-		PPP: PPP{
-			PPPD:            "/usr/sbin/pppd",
-			LCPEchoInterval: 10,
-			LCPEchoFailure:  3,
-		},
+		Modem: Modem{Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
+			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
+		PPP:   PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
 		Route: Route{Mode: "replace", Metric: 50, IPv6: true},
-		Firewall: Firewall{
-			Enabled:           true,
-			LAN:               []string{"eth0"},
-			InboundICMP:       true,
-			IPv6:              true,
-			ClampMSS:          true,
-			ReconcileInterval: 30 * time.Second,
-		},
-		Health: Health{
-			Listen:       ":9000",
-			StatusListen: "127.0.0.1:9001",
-			Probes: Probes{
-				Targets: []ProbeTarget{
-					{Kind: "icmp", Addr: "1.1.1.1"},
-					{Kind: "icmp", Addr: "8.8.8.8"},
-					{Kind: "tcp", Addr: "9.9.9.9:53"},
-				},
-				Quorum:            2,
-				Interval:          60 * time.Second,
-				FailingInterval:   10 * time.Second,
-				Timeout:           3 * time.Second,
-				DownAfter:         3,
-				UpAfter:           2,
-				MaxLoss:           0.5,
-				MaxLatency:        2 * time.Second,
-				BudgetBytesPerDay: 5_000_000,
-			},
-		},
+		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true,
+			ReconcileInterval: s(30 * time.Second)},
+		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{
+			Targets:  []ProbeTarget{{Kind: "icmp", Addr: "1.1.1.1"}, {Kind: "icmp", Addr: "8.8.8.8"}, {Kind: "tcp", Addr: "9.9.9.9:53"}},
+			Quorum:   2,
+			Interval: s(time.Minute), FailingInterval: s(10 * time.Second), Timeout: s(3 * time.Second),
+			DownAfter: 3, UpAfter: 2, MaxLoss: 0.5, MaxLatency: s(2 * time.Second), BudgetBytesPerDay: 5_000_000,
+		}},
 		Recovery: Recovery{
-			Redial:     Step{Attempts: 3, Backoff: 5 * time.Second, MaxBackoff: 60 * time.Second},
-			ModemReset: Step{Attempts: 2, Backoff: 10 * time.Second, MaxBackoff: 60 * time.Second},
-			PowerCycle: PowerCycle{
-				Step:    Step{Attempts: 2, Backoff: 30 * time.Second, MaxBackoff: 120 * time.Second},
-				OffTime: 3 * time.Second,
-			},
-			Reboot: Reboot{
-				MaxPerDay: 2,
-				MinUptime: 30 * time.Minute,
-				Command:   []string{"/usr/bin/systemctl", "reboot"},
-			},
-			SIMRetry: 10 * time.Minute,
+			Redial:     Budget{Attempts: 3, Backoff: s(5 * time.Second), MaxBackoff: s(time.Minute)},
+			ModemReset: Budget{Attempts: 2, Backoff: s(10 * time.Second), MaxBackoff: s(time.Minute)},
+			PowerCycle: PowerCycle{Budget: Budget{Attempts: 2, Backoff: s(30 * time.Second), MaxBackoff: s(2 * time.Minute)},
+				OffTime: s(3 * time.Second)},
+			Reboot:   Reboot{MaxPerDay: 2, MinUptime: s(30 * time.Minute), Command: []string{"/usr/bin/systemctl", "reboot"}},
+			SIMRetry: s(10 * time.Minute),
 		},
-		StateDir: "/var/lib/failberry",
-		RunDir:   "/run/failberry",
-		LogLevel: "info",
+		StateDir: "/var/lib/failberry", RunDir: "/run/failberry", LogLevel: "info",
 	}
-}
-
-// SlogLevel returns LogLevel as a slog.Level (info if unset or unknown).
-func (c Config) SlogLevel() slog.Level {
-	switch c.LogLevel {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }

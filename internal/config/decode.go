@@ -1,8 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,81 +17,139 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decoder walks a yaml.Node tree against the schema, collecting problems
-// with their lines instead of stopping at the first one.
+// maxFileSize bounds what Load reads: a real config is a few KB.
+const maxFileSize = 1 << 20
+
+// ProbeCost estimates the bytes a day the probes use, for the budget check.
+// It is health.ProbeCost: the estimate lives with the prober that spends the
+// bytes, and this package imports no other part of failberry.
+type ProbeCost func(Probes) int64
+
+// Load reads and parses the config file at path. A file that cannot be read
+// is a wrapped OS error; a file with problems is an *Error listing them all.
+func Load(path string, cost ProbeCost) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(data) > maxFileSize {
+		err = fmt.Errorf("larger than %d bytes", maxFileSize)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return Parse(path, data, cost)
+}
+
+// Parse decodes data (name is used in messages) over Default and checks
+// every value. It returns an *Error listing all problems, or the config.
+//
+// It walks the YAML node tree against Config's fields, so each problem has
+// its line, and decodes each value on its own, so every bad value is
+// reported, not only the first. The library's strict decoding then runs over
+// the whole file as a guard against the walk and the struct disagreeing.
+func Parse(name string, data []byte, cost ProbeCost) (Config, error) {
+	d := &decoder{file: name, lines: map[string]int{}}
+	c := Default()
+	root := d.document(data)
+	if len(d.problems) > 0 {
+		return Config{}, &Error{Problems: d.problems}
+	}
+	if root != nil {
+		d.walk("", root, reflect.ValueOf(&c).Elem(), "")
+	}
+	d.crossCheck(&c, cost)
+	if len(d.problems) == 0 && root != nil {
+		guard, dec := Default(), yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&guard); err != nil {
+			d.addf(0, "", "not valid: %v", err)
+		}
+	}
+	if len(d.problems) > 0 {
+		slices.SortStableFunc(d.problems, func(a, b Problem) int { return a.Line - b.Line })
+		return Config{}, &Error{Problems: d.problems}
+	}
+	return c, nil
+}
+
+// decoder collects problems with their lines instead of stopping at the first.
 type decoder struct {
 	file     string
 	problems []Problem
-	lines    map[string]int // key path -> line, for keys present in the file
-}
-
-// field is one key of a mapping and what to do with its value.
-type field struct {
-	name string
-	set  func(d *decoder, key string, n *yaml.Node)
+	lines    map[string]int // key path -> line, for keys written in the file
 }
 
 func (d *decoder) addf(line int, key, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-// line returns where key was written, or 0 when it was not (a default).
-func (d *decoder) line(key string) int { return d.lines[key] }
-
-// has reports whether key was written in the file.
-func (d *decoder) has(key string) bool { _, ok := d.lines[key]; return ok }
-
-func join(path, name string) string {
-	if path == "" {
-		return name
+// document returns the single document's root node: nil for an empty file,
+// or with a problem recorded when the YAML itself is broken (the library's
+// message names the line).
+func (d *decoder) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, extra yaml.Node
+	err := dec.Decode(&doc)
+	if err == nil {
+		if err = dec.Decode(&extra); err == nil {
+			d.addf(extra.Line, "", "not valid YAML: line %d: a second document (---) follows; keep one document", extra.Line)
+			return nil
+		}
 	}
-	return path + "." + name
+	if !errors.Is(err, io.EOF) {
+		d.addf(0, "", "not valid YAML: %v", err)
+	}
+	if len(doc.Content) == 0 || len(d.problems) > 0 {
+		return nil
+	}
+	return doc.Content[0]
 }
 
-// deref follows an alias (*anchor) to its target.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 10; i++ {
-		n = n.Alias
-	}
-	return n
+// field is one key of a section: its name, where its value goes, its tags.
+type field struct {
+	name        string
+	v           reflect.Value
+	check, hint string
 }
 
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+// fieldsOf lists the keys of section v, inline sections flattened; hint is
+// the section's, for fields without their own.
+func fieldsOf(v reflect.Value, hint string) []field {
+	var fs []field
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		h := cmp.Or(sf.Tag.Get("hint"), hint)
+		if opts == "inline" {
+			fs = append(fs, fieldsOf(v.Field(i), h)...)
+			continue
+		}
+		fs = append(fs, field{name, v.Field(i), sf.Tag.Get("check"), h})
+	}
+	return fs
 }
 
-// describe names what a node is, for "expected X, found Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return strconv.Quote(n.Value)
-	}
-	return "an unsupported YAML node"
-}
+var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
 
-// mapping decodes a mapping node: unknown and repeated keys are problems, a
-// null value keeps the default.
-func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
-	n = deref(n)
-	if isNull(n) {
-		return
-	}
+// walk decodes the mapping n into section v: unknown and repeated keys are
+// problems, a null value keeps the default.
+func (d *decoder) walk(path string, n *yaml.Node, v reflect.Value, hint string) {
+	fields := fieldsOf(v, hint)
 	if n.Kind != yaml.MappingNode {
 		d.addf(n.Line, path, "found %s; expected a mapping with the keys %s", describe(n), names(fields))
 		return
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		if k == nil || k.Kind != yaml.ScalarNode {
+		k, val := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
 			d.addf(n.Content[i].Line, path, "a key must be a plain name; allowed keys: %s", names(fields))
 			continue
 		}
-		key := join(path, k.Value)
+		key := strings.TrimPrefix(path+"."+k.Value, ".")
 		if seen[k.Value] {
 			d.addf(k.Line, key, "set twice in the same mapping; keep one (line %d)", d.lines[key])
 			continue
@@ -97,11 +161,131 @@ func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
 			continue
 		}
 		d.lines[key] = k.Line
-		if v = deref(v); isNull(v) {
-			continue
+		f := fields[idx]
+		switch {
+		case val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null":
+		case f.v.Kind() == reflect.Struct && !reflect.PointerTo(f.v.Type()).Implements(unmarshaler):
+			d.walk(key, val, f.v, f.hint)
+		default:
+			if x, ok := d.value(key, val, f.v.Type(), f); ok {
+				f.v.Set(x) // only a value that passed: a bad config never half-applies
+			}
 		}
-		fields[idx].set(d, key, v)
 	}
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+// value decodes n as a t and runs f's check on it, reporting what is wrong
+// at n's line. A list's items are decoded, and checked, one by one.
+func (d *decoder) value(key string, n *yaml.Node, t reflect.Type, f field) (reflect.Value, bool) {
+	x := reflect.New(t).Elem()
+	msg := shape(n, t, f.hint)
+	switch {
+	case msg != "":
+	case t.Kind() == reflect.Slice:
+		ok := true
+		for i, item := range n.Content {
+			iv, good := d.value(fmt.Sprintf("%s[%d]", key, i), deref(item), t.Elem(), f)
+			x, ok = reflect.Append(x, iv), ok && good
+		}
+		if !ok {
+			return x, false
+		}
+	default:
+		switch err := n.Decode(x.Addr().Interface()); {
+		case err != nil && t == durationType:
+			msg = fmt.Sprintf("%q is not a duration; use a Go duration such as %q (units ms, s, m, h)", n.Value, f.hint)
+		case err != nil && t.Kind() == reflect.Int:
+			msg = fmt.Sprintf("%q is out of range; %s", n.Value, f.hint)
+		case err != nil:
+			msg = err.Error()
+		case t.Kind() == reflect.Float64 && (math.IsNaN(x.Float()) || math.IsInf(x.Float(), 0)):
+			msg = fmt.Sprintf("%q is not a finite number; %s", n.Value, f.hint)
+		}
+	}
+	if msg == "" {
+		msg = check(f.check, f.hint, x)
+	}
+	if msg != "" {
+		d.addf(n.Line, key, "%s", msg)
+	}
+	return x, msg == ""
+}
+
+// shape says what is wrong with the form of n for a t, before decoding: the
+// library would take a number for a string and has messages of its own.
+func shape(n *yaml.Node, t reflect.Type, hint string) string {
+	want := map[reflect.Kind]string{reflect.Int: "a number", reflect.Float64: "a number", reflect.Bool: "true or false"}[t.Kind()]
+	switch {
+	case t.Kind() == reflect.Slice:
+		return unless(n.Kind == yaml.SequenceNode, "found %s; expected a list such as %s", describe(n), hint)
+	case t == durationType:
+		want = fmt.Sprintf("a duration such as %q", hint)
+	case t == reflect.TypeFor[Bytes]():
+		want = "a byte count"
+	case want == "":
+		want = "a string"
+	}
+	tag := n.ShortTag()
+	number := tag == "!!int" || tag == "!!float"
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		return fmt.Sprintf("found %s; expected %s", describe(n), want)
+	case t == durationType && number:
+		return fmt.Sprintf("%s is a bare number; write a duration with a unit, such as %q", n.Value, n.Value+"s")
+	case want == "a number" && !(tag == "!!int" || t.Kind() == reflect.Float64 && number):
+		return fmt.Sprintf("%q is not a number; %s", n.Value, hint)
+	case want == "true or false" && tag != "!!bool":
+		return fmt.Sprintf("%q is not a boolean; use true or false", n.Value)
+	case want == "a string" && tag == "!!bool":
+		return fmt.Sprintf("found the boolean %s; expected a string (quote it if you mean the text)", n.Value)
+	}
+	return ""
+}
+
+// check applies a check tag (see the package doc) to v; "" means fine.
+func check(tag, hint string, v reflect.Value) string {
+	if lo, hi, ok := strings.Cut(tag, ".."); ok {
+		if d, ok := v.Interface().(Duration); ok {
+			if min, _ := time.ParseDuration(lo); d < Duration(min) {
+				return fmt.Sprintf("%s is too short; use at least %s, such as %q", d, Duration(min), hint)
+			}
+		} else if n, ok := v.Interface().(int); ok {
+			low, _ := strconv.Atoi(lo)
+			high, _ := strconv.Atoi(hi)
+			if n < low || n > high {
+				return fmt.Sprintf("%d is out of range; %s", n, hint)
+			}
+		}
+		return ""
+	}
+	if allowed := strings.Split(tag, "|"); len(allowed) > 1 {
+		if s, ok := v.Interface().(string); ok && !slices.Contains(allowed, s) {
+			return fmt.Sprintf("%q is not allowed; use one of %s", s, strings.Join(allowed, ", "))
+		}
+		return ""
+	}
+	if fn := reflect.ValueOf(checks[tag]); fn.IsValid() && fn.Type().In(0) == v.Type() {
+		return fn.Call([]reflect.Value{v})[0].String()
+	}
+	return ""
+}
+
+// deref follows an alias (*anchor) to its target.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 10; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// describe names what a node is, for "found X; expected Y" messages.
+func describe(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return cmp.Or(map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[n.Kind], "an unsupported YAML node")
 }
 
 func names(fields []field) string {
@@ -127,127 +311,35 @@ func suggest(name string, fields []field) string {
 }
 
 func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
+	row := make([]int, len(b)+1) // distances from a[:i] to each b[:j]
+	for j := range row {
+		row[j] = j
 	}
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
+	for i := range len(a) {
+		diag := row[0]
+		row[0] = i + 1
+		for j := range len(b) {
+			sub := diag
+			if a[i] != b[j] {
+				sub++
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			diag, row[j+1] = row[j+1], min(row[j+1]+1, row[j]+1, sub)
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return row[len(b)]
 }
 
-// scalar returns a scalar's text, or records that a value was expected.
-func (d *decoder) scalar(key string, n *yaml.Node, want string) (string, bool) {
-	if n.Kind != yaml.ScalarNode {
-		d.addf(n.Line, key, "found %s; expected %s", describe(n), want)
-		return "", false
+// Effective returns every setting, defaults included, as YAML in the file's
+// format: what `failberry check` prints. The PIN is masked, as that output
+// gets pasted into bug reports, so output with a PIN does not parse back;
+// everything else does, to the same Config.
+func (c Config) Effective() string {
+	if c.Modem.PIN != "" {
+		c.Modem.PIN = "****"
 	}
-	return n.Value, true
+	out, err := yaml.Marshal(c)
+	if err != nil { // only strings, numbers and lists: cannot happen
+		return fmt.Sprintf("# cannot print the config: %v\n", err)
+	}
+	return string(out)
 }
-
-// str accepts any scalar but a boolean as text (pin: 1234 is a string).
-func (d *decoder) str(key string, n *yaml.Node) (string, bool) {
-	s, ok := d.scalar(key, n, "a string")
-	if ok && n.ShortTag() == "!!bool" {
-		d.addf(n.Line, key, "found the boolean %s; expected a string (quote it if you mean the text)", s)
-		return "", false
-	}
-	return s, ok
-}
-
-func (d *decoder) integer(key string, n *yaml.Node, hint string) (int, bool) {
-	s, ok := d.scalar(key, n, "a number")
-	if !ok {
-		return 0, false
-	}
-	if n.ShortTag() != "!!int" {
-		d.addf(n.Line, key, "%q is not a number; %s", s, hint)
-		return 0, false
-	}
-	var v int
-	if err := n.Decode(&v); err != nil {
-		d.addf(n.Line, key, "%q is out of range; %s", s, hint)
-		return 0, false
-	}
-	return v, true
-}
-
-func (d *decoder) boolean(key string, n *yaml.Node) (bool, bool) {
-	s, ok := d.scalar(key, n, "true or false")
-	if !ok {
-		return false, false
-	}
-	if n.ShortTag() != "!!bool" {
-		d.addf(n.Line, key, "%q is not a boolean; use true or false", s)
-		return false, false
-	}
-	var v bool
-	return v, n.Decode(&v) == nil
-}
-
-func (d *decoder) float(key string, n *yaml.Node, hint string) (float64, bool) {
-	s, ok := d.scalar(key, n, "a number")
-	if !ok {
-		return 0, false
-	}
-	if t := n.ShortTag(); t != "!!float" && t != "!!int" {
-		d.addf(n.Line, key, "%q is not a number; %s", s, hint)
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		d.addf(n.Line, key, "%q is not a finite number; %s", s, hint)
-		return 0, false
-	}
-	return v, true
-}
-
-func (d *decoder) duration(key string, n *yaml.Node, example string) (time.Duration, bool) {
-	s, ok := d.scalar(key, n, "a duration such as "+strconv.Quote(example))
-	if !ok {
-		return 0, false
-	}
-	if t := n.ShortTag(); t == "!!int" || t == "!!float" {
-		d.addf(n.Line, key, "%s is a bare number; write a duration with a unit, such as %q", s, s+"s")
-		return 0, false
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		d.addf(n.Line, key, "%q is not a duration; use a Go duration such as %q (units ms, s, m, h)", s, example)
-		return 0, false
-	}
-	return v, true
-}
-
-// strList decodes a list of strings, reporting each bad item.
-func (d *decoder) strList(key string, n *yaml.Node, example string) ([]string, bool) {
-	if n.Kind != yaml.SequenceNode {
-		d.addf(n.Line, key, "found %s; expected a list such as %s", describe(n), example)
-		return nil, false
-	}
-	var out []string
-	ok := true
-	for i, item := range n.Content {
-		item = deref(item)
-		s, good := d.str(itemKey(key, i), item)
-		ok = ok && good
-		out = append(out, s)
-	}
-	return out, ok
-}
-
-// itemKey names one list item, e.g. "firewall.lan_interfaces[1]".
-func itemKey(key string, i int) string { return fmt.Sprintf("%s[%d]", key, i) }

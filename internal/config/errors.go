@@ -1,8 +1,7 @@
 package config
 
 import (
-	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -16,18 +15,14 @@ type Problem struct {
 
 // String formats the problem as "file:line: key: msg", like a compiler.
 func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
+	s := p.File
 	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
+		s += ":" + strconv.Itoa(p.Line)
 	}
-	b.WriteString(": ")
 	if p.Key != "" {
-		b.WriteString(p.Key)
-		b.WriteString(": ")
+		s += ": " + p.Key
 	}
-	b.WriteString(p.Msg)
-	return b.String()
+	return s + ": " + p.Msg
 }
 
 // Error lists every problem found in one file, so a user can fix them all
@@ -44,11 +39,3 @@ func (e *Error) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// ErrNoPIN is returned by ResolvePIN when neither pin nor pin_file is set,
-// so a modem that asks for a PIN can say what to configure.
-var ErrNoPIN = errors.New("no SIM PIN configured: set modem.pin_file (or modem.pin)")
-
-// ErrInsecurePINFile is returned by ResolvePIN when pin_file can be read by
-// every user.
-var ErrInsecurePINFile = errors.New("pin_file is world-readable")

@@ -9,7 +9,7 @@ import (
 // problemsOf parses src and returns its problems as "line key: msg" strings.
 func problemsOf(t *testing.T, src string) []Problem {
 	t.Helper()
-	_, err := Parse("f.yaml", []byte(src))
+	_, err := Parse("f.yaml", []byte(src), stubCost)
 	var cerr *Error
 	if !errors.As(err, &cerr) {
 		t.Fatalf("Parse(%q) = %v, want *Error", src, err)
@@ -80,7 +80,10 @@ func TestErrors(t *testing.T) {
 		{"same port", apn + "health:\n  status_listen: 127.0.0.1:9000\n", 4, "health.status_listen", "same port as health.listen"},
 		{"target kind", apn + "health:\n  probes:\n    targets: [\"ping:1.1.1.1\"]\n", 5, "health.probes.targets[0]", `"ping:1.1.1.1" is not a probe target; use "icmp:1.1.1.1"`},
 		{"target tcp no port", apn + "health:\n  probes:\n    targets: [\"tcp:9.9.9.9\"]\n", 5, "health.probes.targets[0]", "is not tcp:host:port"},
-		{"target http no host", apn + "health:\n  probes:\n    targets: [\"http:///x\"]\n", 5, "health.probes.targets[0]", "is not an http(s) URL with a host"},
+		{"target http no host", apn + "health:\n  probes:\n    targets: [\"http:///x\"]\n", 5, "health.probes.targets[0]", "is not an http:// URL with a host"},
+		{"target icmp host name", apn + "health:\n  probes:\n    targets: [\"icmp:example.com\"]\n", 5, "health.probes.targets[0]", `"icmp:example.com" has no IPv4 address after icmp:`},
+		{"target icmp ipv6", apn + "health:\n  probes:\n    targets: [\"icmp:2606:4700::1111\"]\n", 5, "health.probes.targets[0]", "has no IPv4 address"},
+		{"target https", apn + "health:\n  probes:\n    targets: [\"https://example.com/\"]\n", 5, "health.probes.targets[0]", "the prober speaks plain http only"},
 		{"targets empty", apn + "health:\n  probes:\n    targets: []\n", 5, "health.probes.targets", "list at least one target"},
 		{"quorum too big", apn + "health:\n  probes:\n    quorum: 4\n", 5, "health.probes.quorum", "4 is more than the 3 targets"},
 		{"down_after zero", apn + "health:\n  probes:\n    down_after: 0\n", 5, "health.probes.down_after", "0 is out of range"},

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -38,14 +39,14 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// The config's default probes and the prober's own defaults are written in
-// two places (the config documents them, the prober stands alone): they must
-// not drift apart.
-func TestDefaultProbesMatchProber(t *testing.T) {
-	d := &Daemon{cfg: config.Default()}
-	got := d.proberConfig("ppp0")
-	want := health.DefaultProberConfig()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("config defaults %+v\nprober defaults %+v", got, want)
+// A probe target the prober cannot run ends the start with a config error,
+// rather than a daemon whose /cellular stays at 503 (issue 11).
+func TestNewRefusesProbesThatCannotRun(t *testing.T) {
+	cfg := config.Default()
+	cfg.Modem.APN = "internet"
+	cfg.Health.Probes.Targets = []config.ProbeTarget{{Kind: "icmp", Addr: "example.com"}}
+	cfg.Health.Probes.Quorum = 1
+	if _, err := New(Options{Config: cfg}); !errors.Is(err, health.ErrInvalidConfig) {
+		t.Fatalf("New = %v, want health.ErrInvalidConfig", err)
 	}
 }

@@ -73,7 +73,9 @@ type Daemon struct {
 }
 
 // New checks what can be checked before anything is touched: a config that
-// does not build a valid firewall policy fails here, with the system untouched.
+// does not build a valid firewall policy, or names probes the prober cannot
+// run (which would leave /cellular failing for good), fails here, with the
+// system untouched.
 func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -89,6 +91,9 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firewall policy: %w", err)
 	}
+	if err := health.NewProberConfig("", cfg.Health.Probes).Validate(); err != nil {
+		return nil, fmt.Errorf("probes: %w", err)
+	}
 	mode := route.ModeReplace
 	if cfg.Route.Mode == "metric" {
 		mode = route.ModeMetric
@@ -101,11 +106,11 @@ func New(opts Options) (*Daemon, error) {
 		slot:         newModemSlot(),
 		rules:        rules,
 		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
-		ladder:       NewLadder(LadderConfigFrom(cfg.Recovery)),
+		ladder:       NewLadder(cfg.Recovery),
 		healthyAfter: 2 * time.Minute,
 		reboot: &RebootGuard{
 			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
-			MinUptime: cfg.Recovery.Reboot.MinUptime,
+			MinUptime: time.Duration(cfg.Recovery.Reboot.MinUptime),
 		},
 		pins: modem.NewFilePINStore(filepath.Join(cfg.StateDir, "rejected-pins")),
 	}
@@ -206,7 +211,7 @@ func (d *Daemon) keepFirewall(ctx context.Context) {
 	if d.firewallReady(ctx) != nil || d.fw == nil {
 		return
 	}
-	err := d.fw.Keep(ctx, d.rules, d.cfg.Firewall.ReconcileInterval)
+	err := d.fw.Keep(ctx, d.rules, time.Duration(d.cfg.Firewall.ReconcileInterval))
 	if err != nil && !errors.Is(err, context.Canceled) {
 		d.log.Error("firewall upkeep stopped", "err", err)
 		d.st.setFirewall(false, err)

@@ -3,6 +3,8 @@ package daemon
 import (
 	"fmt"
 	"time"
+
+	"github.com/failberry/failberry/internal/config"
 )
 
 // Step is a rung of the recovery ladder, from the lightest to the heaviest.
@@ -46,25 +48,6 @@ const (
 	ClassConfig       Class = "config"       // our side: nothing to recover by force
 )
 
-// Budget is how often a step may be tried before the ladder climbs, and how long
-// to wait before each try after the first (doubling up to MaxBackoff).
-type Budget struct {
-	Attempts   int
-	Backoff    time.Duration
-	MaxBackoff time.Duration
-}
-
-// LadderConfig sets the budget of each step. A step with zero attempts is
-// skipped (for example the power cycle on a board where it is refused).
-type LadderConfig struct {
-	Redial     Budget
-	ModemReset Budget
-	PowerCycle Budget
-	Reboot     Budget        // Attempts 0 when rebooting is not allowed
-	SIMRetry   time.Duration // how long to wait between tries while the SIM is the problem
-	Rest       time.Duration // after the ladder is exhausted, wait this long and start over
-}
-
 // Action is the ladder's decision: which step, which attempt of it, and how
 // long to wait before acting.
 type Action struct {
@@ -78,13 +61,16 @@ type Action struct {
 // It escalates when a step's budget is spent and starts over after a success.
 // The zero value is not usable; use NewLadder.
 type Ladder struct {
-	cfg     LadderConfig
+	cfg     config.Recovery
 	step    Step
 	attempt int // attempts made at step
 }
 
-// NewLadder returns a ladder at its bottom rung.
-func NewLadder(cfg LadderConfig) *Ladder { return &Ladder{cfg: cfg} }
+// NewLadder returns a ladder at its bottom rung, with the budgets of the
+// recovery section. A step with zero attempts is skipped (for example the
+// power cycle on a board where it is refused); the reboot rung only exists
+// when rebooting is enabled.
+func NewLadder(cfg config.Recovery) *Ladder { return &Ladder{cfg: cfg} }
 
 // Success resets the ladder. Call it only on proof that the last step worked:
 // the path passed its probes and stayed up for recovery.healthy_after (a link
@@ -101,7 +87,7 @@ func (l *Ladder) Next(c Class) Action {
 		// Power cycles and reboots never fix a SIM or a config: retry slowly,
 		// at the bottom of the ladder, without climbing it.
 		l.step, l.attempt = StepRedial, 0
-		return Action{Step: StepRedial, Attempt: 1, Wait: l.cfg.SIMRetry, Reason: c}
+		return Action{Step: StepRedial, Attempt: 1, Wait: time.Duration(l.cfg.SIMRetry), Reason: c}
 	case ClassUnresponsive, ClassGone:
 		// A modem that does not answer cannot be redialled or reset over AT.
 		if l.step < StepPowerCycle {
@@ -112,7 +98,7 @@ func (l *Ladder) Next(c Class) Action {
 		b := l.budget(l.step)
 		if l.step == StepWait {
 			l.step, l.attempt = StepRedial, 0
-			return Action{Step: StepWait, Attempt: 1, Wait: l.cfg.Rest, Reason: c}
+			return Action{Step: StepWait, Attempt: 1, Wait: restAfterLadder, Reason: c}
 		}
 		if l.attempt < b.Attempts {
 			l.attempt++
@@ -122,33 +108,35 @@ func (l *Ladder) Next(c Class) Action {
 	}
 }
 
-func (l *Ladder) budget(s Step) Budget {
+func (l *Ladder) budget(s Step) config.Budget {
 	switch s {
 	case StepRedial:
 		return l.cfg.Redial
 	case StepModemReset:
 		return l.cfg.ModemReset
 	case StepPowerCycle:
-		return l.cfg.PowerCycle
+		return l.cfg.PowerCycle.Budget
 	case StepReboot:
-		return l.cfg.Reboot
+		if l.cfg.Reboot.Enabled {
+			return config.Budget{Attempts: 1}
+		}
 	}
-	return Budget{}
+	return config.Budget{}
 }
 
 // backoff is the wait before an attempt: none before the first (a dropped link
 // comes back fastest by redialling at once), Backoff before the second, then
 // doubling up to MaxBackoff.
-func backoff(b Budget, attempt int) time.Duration {
+func backoff(b config.Budget, attempt int) time.Duration {
 	if attempt <= 1 {
 		return 0
 	}
-	d := b.Backoff
-	for i := 2; i < attempt && d < b.MaxBackoff; i++ {
+	d, most := time.Duration(b.Backoff), time.Duration(b.MaxBackoff)
+	for i := 2; i < attempt && d < most; i++ {
 		d *= 2
 	}
-	if b.MaxBackoff > 0 && d > b.MaxBackoff {
-		d = b.MaxBackoff
+	if most > 0 && d > most {
+		d = most
 	}
 	return d
 }

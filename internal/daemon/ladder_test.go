@@ -3,16 +3,18 @@ package daemon
 import (
 	"testing"
 	"time"
+
+	"github.com/failberry/failberry/internal/config"
 )
 
 func testLadder() *Ladder {
-	return NewLadder(LadderConfig{
-		Redial:     Budget{Attempts: 3, Backoff: 5 * time.Second, MaxBackoff: 8 * time.Second},
-		ModemReset: Budget{Attempts: 1, Backoff: time.Second},
-		PowerCycle: Budget{Attempts: 2, Backoff: 10 * time.Second},
-		Reboot:     Budget{Attempts: 1},
-		SIMRetry:   10 * time.Minute,
-		Rest:       5 * time.Minute,
+	s := func(d time.Duration) config.Duration { return config.Duration(d) }
+	return NewLadder(config.Recovery{
+		Redial:     config.Budget{Attempts: 3, Backoff: s(5 * time.Second), MaxBackoff: s(8 * time.Second)},
+		ModemReset: config.Budget{Attempts: 1, Backoff: s(time.Second)},
+		PowerCycle: config.PowerCycle{Budget: config.Budget{Attempts: 2, Backoff: s(10 * time.Second)}},
+		Reboot:     config.Reboot{Enabled: true},
+		SIMRetry:   s(10 * time.Minute),
 	})
 }
 
@@ -75,7 +77,8 @@ func TestLadderSIMProblemsNeverEscalate(t *testing.T) {
 }
 
 func TestLadderSkipsStepsWithoutBudget(t *testing.T) {
-	l := NewLadder(LadderConfig{Redial: Budget{Attempts: 1}, PowerCycle: Budget{Attempts: 1}, Rest: time.Minute})
+	// Reboot is not enabled, so it is skipped like the modem reset.
+	l := NewLadder(config.Recovery{Redial: config.Budget{Attempts: 1}, PowerCycle: config.PowerCycle{Budget: config.Budget{Attempts: 1}}})
 	steps := []Step{StepRedial, StepPowerCycle, StepWait, StepRedial}
 	for i, w := range steps {
 		if got := l.Next(ClassPath); got.Step != w {

@@ -184,7 +184,7 @@ func (s *onlineSession) proven() {
 
 // startProber runs the probes over iface; false when none are configured.
 func (s *onlineSession) startProber(ctx context.Context, iface string) bool {
-	cfg := s.d.proberConfig(iface)
+	cfg := health.NewProberConfig(iface, s.d.cfg.Health.Probes)
 	if len(cfg.Targets) == 0 {
 		return false
 	}

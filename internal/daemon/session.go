@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/systemd"
@@ -62,7 +61,7 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err := d.slot.take(ctx); err != nil {
 		return err
 	}
-	stop := d.beatWhile(ctx, d.cfg.Modem.RegistrationTimeout+dialTimeout+time.Minute)
+	stop := d.beatWhile(ctx, time.Duration(d.cfg.Modem.RegistrationTimeout)+dialTimeout+time.Minute)
 	f, err := d.bringUpAndDial(ctx, tty)
 	stop()
 	if err == nil {
@@ -107,9 +106,11 @@ func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
 	if err := d.wake(ctx, eng); err != nil {
 		return modem.Info{}, err
 	}
-	pin, err := d.cfg.ResolvePIN()
-	if err != nil && !errors.Is(err, config.ErrNoPIN) {
-		return modem.Info{}, fmt.Errorf("%w: %v", errConfig, err)
+	pin := d.cfg.Modem.PIN
+	if f := d.cfg.Modem.PINFile; f != "" {
+		if pin, err = modem.ReadPINFile(f); err != nil {
+			return modem.Info{}, fmt.Errorf("%w: %v", errConfig, err)
+		}
 	}
 	info, err := modem.Bringup(ctx, eng, d.bringupConfig(pin), d.pins, d.st.setInfo)
 	d.st.setInfo(info)
@@ -166,7 +167,7 @@ func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
 func (d *Daemon) engine(p modem.Port) *modem.Engine {
 	return modem.NewEngine(p, modem.EngineOptions{
 		Logger:  d.log.With("component", "at"),
-		Timeout: d.cfg.Modem.CommandTimeout,
+		Timeout: time.Duration(d.cfg.Modem.CommandTimeout),
 		OnURC:   func(line string) { d.log.Debug("unsolicited", "line", line) },
 	})
 }

@@ -1,4 +1,4 @@
-package config
+package modem
 
 import (
 	"errors"
@@ -21,41 +21,31 @@ func pinFile(t *testing.T, content string, mode os.FileMode) string {
 	return path
 }
 
-func TestResolvePIN(t *testing.T) {
-	withPINFile := func(path string) Config {
-		c := withAPN("internet")
-		c.Modem.PINFile = path
-		return c
-	}
-	inline := withAPN("internet")
-	inline.Modem.PIN = "4321"
-
+func TestReadPINFile(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     Config
+		path    string
 		want    string
 		wantErr error  // errors.Is target, when set
 		msg     string // substring of the error, when set
 	}{
-		{"inline pin", inline, "4321", nil, ""},
-		{"file trimmed", withPINFile(pinFile(t, " 1234\n", 0o600)), "1234", nil, ""},
-		{"group readable is fine", withPINFile(pinFile(t, "87654321", 0o640)), "87654321", nil, ""},
-		{"world readable", withPINFile(pinFile(t, "1234\n", 0o644)), "", ErrInsecurePINFile, "chmod 600"},
-		{"missing file", withPINFile(filepath.Join(t.TempDir(), "nope")), "", fs.ErrNotExist, "modem.pin_file"},
-		{"garbage", withPINFile(pinFile(t, "12ab\n", 0o600)), "", nil, "4 to 8 digits"},
-		{"none", withAPN("internet"), "", ErrNoPIN, ""},
+		{"trimmed", pinFile(t, " 1234\n", 0o600), "1234", nil, ""},
+		{"group readable is fine", pinFile(t, "87654321", 0o640), "87654321", nil, ""},
+		{"world readable", pinFile(t, "1234\n", 0o644), "", ErrInsecurePINFile, "chmod 600"},
+		{"missing file", filepath.Join(t.TempDir(), "nope"), "", fs.ErrNotExist, "modem.pin_file"},
+		{"garbage", pinFile(t, "12ab\n", 0o600), "", nil, "4 to 8 digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.cfg.ResolvePIN()
+			got, err := ReadPINFile(tc.path)
 			if tc.wantErr == nil && tc.msg == "" {
 				if err != nil || got != tc.want {
-					t.Fatalf("ResolvePIN = %q, %v; want %q", got, err, tc.want)
+					t.Fatalf("ReadPINFile = %q, %v; want %q", got, err, tc.want)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("ResolvePIN = %q, want an error", got)
+				t.Fatalf("ReadPINFile = %q, want an error", got)
 			}
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Errorf("error %v is not %v", err, tc.wantErr)
@@ -64,7 +54,7 @@ func TestResolvePIN(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.msg)
 			}
 			if got != "" {
-				t.Errorf("ResolvePIN returned %q with an error", got)
+				t.Errorf("ReadPINFile returned %q with an error", got)
 			}
 		})
 	}
