@@ -10,12 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config"
 )
 
-// Target is one probe destination, as config.ParseProbeTarget parses it:
+// Target is one probe destination, as target.Parse parses it:
 // that parser is the one place that says what the prober can run.
-type Target = config.ProbeTarget
+type Target = target.Target
 
 // ProberConfig configures a Prober. Zero fields take the values of
 // DefaultProberConfig, so a config file only needs what it changes.
@@ -119,7 +120,7 @@ func (c ProberConfig) Validate() error {
 		return fmt.Errorf("%w: max loss %v outside 0..1", ErrInvalidConfig, c.MaxLoss)
 	}
 	for _, t := range c.Targets {
-		if parsed, err := config.ParseProbeTarget(t.String()); err != nil || parsed != t {
+		if parsed, err := target.Parse(t.String()); err != nil || parsed != t {
 			return fmt.Errorf("%w: target %+v: the prober cannot run it: %v", ErrInvalidConfig, t, err)
 		}
 	}

@@ -114,7 +114,7 @@ func checkConfig(c *BringupConfig) error {
 	if strings.ContainsAny(c.APN, "\"\r\n") || len(c.APN) > 100 {
 		return fmt.Errorf("APN %q: quotes, line breaks or over 100 characters", c.APN)
 	}
-	if c.PIN != "" && !validPIN(c.PIN) {
+	if c.PIN != "" && !ValidPIN(c.PIN) {
 		return errors.New("modem.pin must be 4 to 8 digits")
 	}
 	for _, s := range c.Init {
@@ -125,7 +125,8 @@ func checkConfig(c *BringupConfig) error {
 	return nil
 }
 
-func validPIN(p string) bool {
+// ValidPIN reports whether p is a SIM PIN: 4 to 8 digits.
+func ValidPIN(p string) bool {
 	if len(p) < 4 || len(p) > 8 {
 		return false
 	}

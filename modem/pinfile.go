@@ -35,7 +35,7 @@ func ReadPINFile(path string) (string, error) {
 		return "", fmt.Errorf("reading modem.pin_file %s: %w", path, err)
 	}
 	pin := strings.TrimSpace(string(data))
-	if !validPIN(pin) {
+	if !ValidPIN(pin) {
 		return "", fmt.Errorf("modem.pin_file %s does not hold a PIN of 4 to 8 digits", path)
 	}
 	return pin, nil

@@ -7,8 +7,11 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/failberry/failberry/health/target"
+	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
 )
 
 // checks are the named checks of the check tag. Each takes the field's
@@ -28,7 +31,7 @@ var checks = map[string]any{
 			"%q is not an AT command; each init item starts with AT and is printable text, such as \"AT+CMEE=1\"", s)
 	},
 	"pin": func(s string) string {
-		return unless(pinRe.MatchString(s), "is not 4 to 8 digits; write the SIM PIN in quotes, such as \"1234\"")
+		return unless(modem.ValidPIN(s), "is not 4 to 8 digits; write the SIM PIN in quotes, such as \"1234\"")
 	},
 	"path": checkAbsPath,
 	"apn": func(s string) string {
@@ -47,16 +50,7 @@ var checks = map[string]any{
 	"mtu": func(v int) string {
 		return unless(v == 0 || v >= 576 && v <= 1500, "%d is out of range; use 0 (pppd's default) or 576..1500", v)
 	},
-	"pppopt": func(s string) string {
-		words := strings.Fields(s)
-		if len(words) == 0 {
-			return "is empty; give one pppd option per item, such as \"mru 1400\""
-		}
-		if why, ok := pppOwned[strings.TrimPrefix(words[0], "-")]; ok {
-			return fmt.Sprintf("%q cannot be set here: %s", words[0], why)
-		}
-		return unless(!strings.ContainsAny(s, "\x00\n\r"), "%q contains a control character", s)
-	},
+	"pppopt": pppd.CheckOption,
 	// ifname follows the kernel's dev_valid_name, plus the "+" wildcard
 	// suffix iptables understands (ppp+).
 	"ifname": func(s string) string {
@@ -77,7 +71,7 @@ var checks = map[string]any{
 		host, _, _ := net.SplitHostPort(s)
 		return unless(!isWildcard(host), "%q listens on every address; metrics and status would be reachable from the internet. Use loopback (127.0.0.1:9001) or a LAN address", s)
 	},
-	"targets": func(t []ProbeTarget) string {
+	"targets": func(t []target.Target) string {
 		return unless(len(t) > 0, "is empty; list at least one target, such as [\"icmp:1.1.1.1\"]")
 	},
 	"loss": func(v float64) string {
@@ -94,10 +88,8 @@ var checks = map[string]any{
 
 var (
 	apnRe         = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-	pinRe         = regexp.MustCompile(`^[0-9]{4,8}$`)
 	dialRe        = regexp.MustCompile(`^[0-9*#+]+$`)
 	hubRe         = regexp.MustCompile(`^[0-9]+(-[0-9]+(\.[0-9]+)*)?$`)
-	hostRe        = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$`)
 	atRe          = regexp.MustCompile(`^(?i:AT)[\x20-\x7e]*$`)
 	standardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000, 4000000}
 )
@@ -122,45 +114,16 @@ func checkListen(s string) string {
 	switch {
 	case err != nil:
 		return fmt.Sprintf("%q is not host:port; use an address such as \":9000\" or \"192.168.1.2:9000\"", s)
-	case !validPort(port):
+	case !target.ValidPort(port):
 		return fmt.Sprintf("%q has port %q; use a port from 1 to 65535", s, port)
-	case host != "" && checkHost(host) != "":
-		return fmt.Sprintf("%q: %s", s, checkHost(host))
+	case host != "" && !target.ValidHost(host):
+		return fmt.Sprintf("%q: %q is not an IP address or host name", s, host)
 	}
 	return ""
-}
-
-func validPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535
-}
-
-func checkHost(h string) string {
-	_, err := netip.ParseAddr(h)
-	return unless(err == nil || len(h) <= 253 && hostRe.MatchString(h), "%q is not an IP address or host name", h)
 }
 
 // isWildcard reports whether a listen host means "every address".
 func isWildcard(host string) bool {
 	a, err := netip.ParseAddr(host)
 	return host == "" || (err == nil && a.IsUnspecified())
-}
-
-// pppOwned are pppd options failberry sets itself or that fight its
-// supervision, with what to use instead.
-var pppOwned = map[string]string{
-	"persist": "failberry redials and escalates itself; pppd must exit when the link drops", "demand": "failberry decides when to dial",
-	"maxfail": "failberry counts failures (recovery.redial)", "holdoff": "failberry times redials (recovery.redial.backoff)",
-	"nodetach": "failberry already runs pppd in the foreground", "detach": "failberry supervises pppd in the foreground",
-	"updetach": "failberry supervises pppd in the foreground", "defaultroute": "failberry owns the default route (route.mode)",
-	"nodefaultroute": "failberry owns the default route (route.mode)", "replacedefaultroute": "failberry owns the default route (route.mode); pppd 2.5 dropped this option",
-	"noreplacedefaultroute": "failberry owns the default route (route.mode)", "defaultroute-metric": "failberry owns the default route (route.metric)",
-	"defaultroute6": "failberry owns the default route (route.ipv6)", "usepeerdns": "use ppp.peer_dns",
-	"mtu": "use ppp.mtu", "unit": "use ppp.unit",
-	"ifname": "failberry names the interface from ppp.unit", "linkname": "failberry sets the link name",
-	"lcp-echo-interval": "use ppp.lcp_echo_interval", "lcp-echo-failure": "use ppp.lcp_echo_failure",
-	"connect": "failberry dials the modem itself", "call": "failberry passes every option; a peers file would override them",
-	"file": "failberry passes every option; an options file would override them", "pty": "failberry hands pppd the modem's tty",
-	"logfile": "pppd's output goes to failberry's journal", "disconnect": "failberry hangs up the modem itself",
-	"init": "use modem.init",
 }

@@ -15,7 +15,11 @@
 // only reads: a bad config never changes the system.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/failberry/failberry/health/target"
+)
 
 // DefaultPath is where the Debian package installs the config (a conffile).
 const DefaultPath = "/etc/failberry/failberry.yaml"
@@ -114,7 +118,7 @@ type Health struct {
 
 // Probes configures the end-to-end checks over the cellular link.
 type Probes struct {
-	Targets []ProbeTarget `yaml:"targets" check:"targets" hint:"[\"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\"]"`
+	Targets []target.Target `yaml:"targets" check:"targets" hint:"[\"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\"]"`
 	// Quorum targets must answer for a round to count; default a majority.
 	Quorum          int      `yaml:"quorum" check:"1..1000" hint:"use how many targets must answer, at least 1 (default: a majority)"`
 	Interval        Duration `yaml:"interval" check:"1s.." hint:"60s"`         // while healthy
@@ -178,7 +182,7 @@ func Default() Config {
 		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true,
 			ReconcileInterval: s(30 * time.Second)},
 		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{
-			Targets:  []ProbeTarget{{Kind: "icmp", Addr: "1.1.1.1"}, {Kind: "icmp", Addr: "8.8.8.8"}, {Kind: "tcp", Addr: "9.9.9.9:53"}},
+			Targets:  []target.Target{{Kind: "icmp", Addr: "1.1.1.1"}, {Kind: "icmp", Addr: "8.8.8.8"}, {Kind: "tcp", Addr: "9.9.9.9:53"}},
 			Quorum:   2,
 			Interval: s(time.Minute), FailingInterval: s(10 * time.Second), Timeout: s(3 * time.Second),
 			DownAfter: 3, UpAfter: 2, MaxLoss: 0.5, MaxLatency: s(2 * time.Second), BudgetBytesPerDay: 5_000_000,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failberry/failberry/health/target"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -173,8 +174,8 @@ recovery:
 	want.Firewall.LAN = []string{"eth0", "wlan+"}
 	want.Firewall.AllowSources = []Source{{netip.MustParsePrefix("192.168.1.20/32")}, {netip.MustParsePrefix("2001:db8::/32")}}
 	want.Health.StatusListen = ""
-	want.Health.Probes.Targets = []ProbeTarget{
-		{"tcp", "[2606:4700::1111]:443"}, {"http", "http://example.com:8443/health"}, {"icmp", "9.9.9.9"}}
+	want.Health.Probes.Targets = []target.Target{
+		{Kind: "tcp", Addr: "[2606:4700::1111]:443"}, {Kind: "http", Addr: "http://example.com:8443/health"}, {Kind: "icmp", Addr: "9.9.9.9"}}
 	want.Health.Probes.Quorum, want.Health.Probes.MaxLoss, want.Health.Probes.BudgetBytesPerDay = 1, 0, 20_000_000
 	want.Recovery.PowerCycle.Hub, want.Recovery.PowerCycle.Port, want.Recovery.PowerCycle.Attempts = "1-1", 2, 0
 	want.Recovery.Reboot.Enabled, want.Recovery.Reboot.MaxPerDay, want.Recovery.Reboot.MinUptime = true, 24, Duration(5*time.Minute)

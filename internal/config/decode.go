@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -300,7 +301,7 @@ func names(fields []field) string {
 func suggest(name string, fields []field) string {
 	best, bestDist := "", 3
 	for _, f := range fields {
-		if dist := editDistance(strings.ToLower(name), f.name); dist < bestDist {
+		if dist := levenshtein.ComputeDistance(strings.ToLower(name), f.name); dist < bestDist {
 			best, bestDist = f.name, dist
 		}
 	}
@@ -308,25 +309,6 @@ func suggest(name string, fields []field) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	row := make([]int, len(b)+1) // distances from a[:i] to each b[:j]
-	for j := range row {
-		row[j] = j
-	}
-	for i := range len(a) {
-		diag := row[0]
-		row[0] = i + 1
-		for j := range len(b) {
-			sub := diag
-			if a[i] != b[j] {
-				sub++
-			}
-			diag, row[j+1] = row[j+1], min(row[j+1]+1, row[j]+1, sub)
-		}
-	}
-	return row[len(b)]
 }
 
 // Effective returns every setting, defaults included, as YAML in the file's

@@ -2,14 +2,12 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -44,22 +42,11 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 type Bytes int64
 
 func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
-	s := strings.TrimSpace(n.Value)
-	mult := 1.0
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(v >= 0) || v*mult > 1<<62 {
+	v, err := humanize.ParseBytes(n.Value)
+	if err != nil || v > 1<<62 {
 		return fmt.Errorf("%q is not a byte count; use a number such as 5000000 or \"5MB\" (0 turns the check off)", n.Value)
 	}
-	*b = Bytes(v * mult)
+	*b = Bytes(v)
 	return nil
 }
 
@@ -101,65 +88,3 @@ func (u *USBID) UnmarshalYAML(n *yaml.Node) error {
 	*u = USBID(strings.ToLower(n.Value))
 	return nil
 }
-
-// ProbeTarget is one end-to-end check the prober (package health) runs.
-// ParseProbeTarget is the one place that says which targets it can run.
-type ProbeTarget struct {
-	Kind string // "icmp", "tcp" or "http"
-	// Addr is an IPv4 address for icmp, host:port for tcp, the URL for http.
-	Addr string
-}
-
-// String gives the form ParseProbeTarget reads.
-func (t ProbeTarget) String() string {
-	if t.Kind == "http" {
-		return t.Addr
-	}
-	return t.Kind + ":" + t.Addr
-}
-
-// ParseProbeTarget reads "icmp:1.1.1.1", "tcp:9.9.9.9:53",
-// "tcp:[2606:4700::1111]:443" or "http://example.com/". It accepts exactly
-// what the prober can run: ICMP echo to an IPv4 literal (no name lookup, no
-// IPv6 echo yet) and plain HTTP (the prober speaks no TLS).
-func ParseProbeTarget(s string) (ProbeTarget, error) {
-	bad := func(why string) (ProbeTarget, error) {
-		return ProbeTarget{}, fmt.Errorf("%q %s; use \"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\" or \"http://example.com/\"", s, why)
-	}
-	kind, rest, _ := strings.Cut(s, ":")
-	switch kind {
-	case "icmp":
-		if a, err := netip.ParseAddr(rest); err != nil || !a.Is4() {
-			return bad("has no IPv4 address after icmp: (the prober pings IPv4 addresses, not names)")
-		}
-		return ProbeTarget{Kind: "icmp", Addr: rest}, nil
-	case "tcp":
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil || host == "" || checkHost(host) != "" {
-			return bad("is not tcp:host:port")
-		}
-		if !validPort(port) {
-			return bad("has a port outside 1..65535")
-		}
-		return ProbeTarget{Kind: "tcp", Addr: rest}, nil
-	case "https":
-		return bad("is an https URL; the prober speaks plain http only")
-	case "http":
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || !strings.HasPrefix(rest, "//") || checkHost(u.Hostname()) != "" {
-			return bad("is not an http:// URL with a host")
-		}
-		if p := u.Port(); p != "" && !validPort(p) {
-			return bad("has a port outside 1..65535")
-		}
-		return ProbeTarget{Kind: "http", Addr: s}, nil
-	}
-	return bad("is not a probe target")
-}
-
-func (t *ProbeTarget) UnmarshalYAML(n *yaml.Node) (err error) {
-	*t, err = ParseProbeTarget(n.Value)
-	return err
-}
-
-func (t ProbeTarget) MarshalYAML() (any, error) { return t.String(), nil }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
@@ -44,7 +45,7 @@ func TestClassify(t *testing.T) {
 func TestNewRefusesProbesThatCannotRun(t *testing.T) {
 	cfg := config.Default()
 	cfg.Modem.APN = "internet"
-	cfg.Health.Probes.Targets = []config.ProbeTarget{{Kind: "icmp", Addr: "example.com"}}
+	cfg.Health.Probes.Targets = []target.Target{{Kind: "icmp", Addr: "example.com"}}
 	cfg.Health.Probes.Quorum = 1
 	if _, err := New(Options{Config: cfg}); !errors.Is(err, health.ErrInvalidConfig) {
 		t.Fatalf("New = %v, want health.ErrInvalidConfig", err)
