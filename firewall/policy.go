@@ -111,7 +111,7 @@ func Build(p Policy) (Ruleset, error) {
 }
 
 func validate(p Policy) error {
-	if err := validIface(p.WAN); err != nil {
+	if err := ValidInterface(p.WAN); err != nil {
 		return fmt.Errorf("WAN: %w", err)
 	}
 	if p.HealthPort < 1 || p.HealthPort > 65535 {
@@ -119,7 +119,7 @@ func validate(p Policy) error {
 	}
 	seen := map[string]bool{}
 	for _, l := range p.LAN {
-		if err := validIface(l); err != nil {
+		if err := ValidInterface(l); err != nil {
 			return fmt.Errorf("LAN: %w", err)
 		}
 		if l == p.WAN || ifaceMatches(p.WAN, l) {
@@ -132,7 +132,7 @@ func validate(p Policy) error {
 	}
 	seenOut := map[string]bool{}
 	for _, m := range p.MasqueradeOut {
-		if err := validIface(m); err != nil {
+		if err := ValidInterface(m); err != nil {
 			return fmt.Errorf("masquerade: %w", err)
 		}
 		if m == p.WAN || seenOut[m] {
@@ -151,17 +151,21 @@ func validate(p Policy) error {
 	return nil
 }
 
-// validIface checks an interface name or "+" pattern the way the kernel and
-// iptables do: 1-15 bytes, no whitespace, '/' or ':', '+' only at the end.
-func validIface(name string) error {
+// ValidInterface checks an interface name or "+" pattern the way the kernel
+// (dev_valid_name) and iptables do: 1-15 bytes, no whitespace, '/' or ':',
+// not "." or "..", '+' only at the end. The config check uses it too.
+func ValidInterface(name string) error {
 	if name == "" || len(name) > 15 {
 		return fmt.Errorf("interface name %q must be 1-15 characters", name)
 	}
-	if strings.ContainsAny(name, " \t\n/:!\"'\\") || strings.Contains(strings.TrimSuffix(name, "+"), "+") {
+	if strings.ContainsAny(name, " \t\n\x00/:!\"'\\") || strings.Contains(strings.TrimSuffix(name, "+"), "+") {
 		return fmt.Errorf("interface name %q has invalid characters", name)
 	}
 	if name == "+" {
 		return fmt.Errorf("interface pattern %q matches every interface", name)
+	}
+	if base := strings.TrimSuffix(name, "+"); base == "." || base == ".." {
+		return fmt.Errorf("interface name %q is reserved", name)
 	}
 	return nil
 }

@@ -111,15 +111,15 @@ func checkConfig(c *BringupConfig) error {
 	if c.RegistrationTimeout <= 0 {
 		c.RegistrationTimeout = 60 * time.Second
 	}
-	if strings.ContainsAny(c.APN, "\"\r\n") || len(c.APN) > 100 {
-		return fmt.Errorf("APN %q: quotes, line breaks or over 100 characters", c.APN)
+	if msg := CheckAPN(c.APN); c.APN != "" && msg != "" {
+		return fmt.Errorf("APN: %s", msg)
 	}
 	if c.PIN != "" && !ValidPIN(c.PIN) {
 		return errors.New("modem.pin must be 4 to 8 digits")
 	}
 	for _, s := range c.Init {
-		if strings.ContainsAny(s, "\r\n") {
-			return fmt.Errorf("init string %q contains a line break", redact(s))
+		if msg := CheckInit(s); msg != "" {
+			return fmt.Errorf("init: %s", redact(msg))
 		}
 	}
 	return nil

@@ -5,48 +5,30 @@ import (
 	"net"
 	"net/netip"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/usbpower/sysfs"
 )
 
 // checks are the named checks of the check tag. Each takes the field's
 // value (for a list, one item or the whole list, as its type says) and
 // returns "" or what is wrong and what to write instead.
 var checks = map[string]any{
-	"device": func(s string) string {
-		return unless(s == "auto" || strings.HasPrefix(s, "/dev/") && path.Clean(s) == s && len(s) > len("/dev/"),
-			"%q is not allowed; use \"auto\" or the modem's AT port as an absolute path such as /dev/ttyUSB2", s)
-	},
 	"baud": func(v int) string {
 		return unless(slices.Contains(standardBauds, v),
 			"%d is not a standard baud rate; use a baud rate such as 115200 (or 9600, 57600, 230400, 460800, 921600)", v)
 	},
-	"at": func(s string) string {
-		return unless(atRe.MatchString(s) && len(s) <= 200,
-			"%q is not an AT command; each init item starts with AT and is printable text, such as \"AT+CMEE=1\"", s)
-	},
-	"pin": func(s string) string {
-		return unless(modem.ValidPIN(s), "is not 4 to 8 digits; write the SIM PIN in quotes, such as \"1234\"")
-	},
-	"path": checkAbsPath,
-	"apn": func(s string) string {
-		if s == "" {
-			return "is empty; set your carrier's APN, such as \"internet\""
-		}
-		return unless(len(s) <= 100 && apnRe.MatchString(s),
-			"%q is not a valid APN; use letters, digits, dots, dashes and underscores (at most 100), such as \"internet\"", s)
-	},
-	"dial": func(s string) string {
-		if strings.HasPrefix(strings.ToUpper(s), "ATD") {
-			return fmt.Sprintf("%q includes the ATD command; write only the number, such as \"*99***1#\"", s)
-		}
-		return unless(dialRe.MatchString(s) && len(s) <= 40, "%q is not a dial string; use digits, * and #, such as \"*99***1#\" or \"*99#\"", s)
-	},
+	"path":   checkAbsPath,
+	"device": modem.CheckDevice,
+	"at":     modem.CheckInit,
+	"pin":    modem.CheckPIN,
+	"apn":    modem.CheckAPN,
+	"dial":   modem.CheckDial,
 	"mtu": func(v int) string {
 		return unless(v == 0 || v >= 576 && v <= 1500, "%d is out of range; use 0 (pppd's default) or 576..1500", v)
 	},
@@ -54,8 +36,7 @@ var checks = map[string]any{
 	// ifname follows the kernel's dev_valid_name, plus the "+" wildcard
 	// suffix iptables understands (ppp+).
 	"ifname": func(s string) string {
-		base := strings.TrimSuffix(s, "+")
-		return unless(s != "" && len(s) <= 15 && base != "." && base != ".." && !strings.ContainsAny(base, "/:+ \t\n\x00"),
+		return unless(firewall.ValidInterface(s) == nil,
 			"%q is not an interface name; use at most 15 characters without /, : or spaces, such as eth0 (a trailing + matches a prefix)", s)
 	},
 	"listen": checkListen,
@@ -78,7 +59,8 @@ var checks = map[string]any{
 		return unless(v >= 0 && v <= 1, "%v is out of range; use a loss ratio from 0 to 1, such as 0.5 (not a percentage)", v)
 	},
 	"hub": func(s string) string {
-		return unless(s == "" || hubRe.MatchString(s), "%q is not a USB hub path; use the sysfs name such as \"1-1\" (see uhubctl or /sys/bus/usb/devices)", s)
+		_, _, err := sysfs.ParseDevice(s)
+		return unless(s == "" || err == nil, "%q is not a USB hub path; use the sysfs name such as \"1-1\" (see uhubctl or /sys/bus/usb/devices)", s)
 	},
 	"command": func(argv []string) string {
 		return unless(len(argv) > 0 && checkAbsPath(argv[0]) == "",
@@ -87,10 +69,6 @@ var checks = map[string]any{
 }
 
 var (
-	apnRe         = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-	dialRe        = regexp.MustCompile(`^[0-9*#+]+$`)
-	hubRe         = regexp.MustCompile(`^[0-9]+(-[0-9]+(\.[0-9]+)*)?$`)
-	atRe          = regexp.MustCompile(`^(?i:AT)[\x20-\x7e]*$`)
 	standardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000, 4000000}
 )
 

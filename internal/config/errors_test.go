@@ -98,7 +98,7 @@ func TestErrors(t *testing.T) {
 		{"attempts negative", apn + "recovery:\n  redial: {attempts: -1}\n", 4, "recovery.redial.attempts", "-1 is out of range"},
 		{"max_backoff < backoff", apn + "recovery:\n  modem_reset:\n    backoff: 2m\n", 5, "recovery.modem_reset.max_backoff", "shorter than backoff 2m;"},
 		{"hub without port", apn + "recovery:\n  power_cycle: {hub: \"1-1\"}\n", 4, "recovery.power_cycle", "set hub and port together"},
-		{"hub path", apn + "recovery:\n  power_cycle: {hub: \"usb1\", port: 2}\n", 4, "recovery.power_cycle.hub", "is not a USB hub path"},
+		{"hub path", apn + "recovery:\n  power_cycle: {hub: \"hub-1\", port: 2}\n", 4, "recovery.power_cycle.hub", "is not a USB hub path"},
 		{"off_time", apn + "recovery:\n  power_cycle: {off_time: 10ms}\n", 4, "recovery.power_cycle.off_time", "too short"},
 		{"min_uptime", apn + "recovery:\n  reboot:\n    min_uptime: 1m\n", 5, "recovery.reboot.min_uptime", "use at least 5m,"},
 		{"max_per_day", apn + "recovery:\n  reboot:\n    max_per_day: 25\n", 5, "recovery.reboot.max_per_day", "25 is out of range; use how many reboots a day are allowed, 1 to 24"},
