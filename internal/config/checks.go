@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/failberry/failberry/firewall"
@@ -19,22 +18,15 @@ import (
 // value (for a list, one item or the whole list, as its type says) and
 // returns "" or what is wrong and what to write instead.
 var checks = map[string]any{
-	"baud": func(v int) string {
-		return unless(slices.Contains(standardBauds, v),
-			"%d is not a standard baud rate; use a baud rate such as 115200 (or 9600, 57600, 230400, 460800, 921600)", v)
-	},
+	"baud":   pppd.CheckBaud,
 	"path":   checkAbsPath,
 	"device": modem.CheckDevice,
 	"at":     modem.CheckInit,
 	"pin":    modem.CheckPIN,
 	"apn":    modem.CheckAPN,
 	"dial":   modem.CheckDial,
-	"mtu": func(v int) string {
-		return unless(v == 0 || v >= 576 && v <= 1500, "%d is out of range; use 0 (pppd's default) or 576..1500", v)
-	},
+	"mtu":    pppd.CheckMTU,
 	"pppopt": pppd.CheckOption,
-	// ifname follows the kernel's dev_valid_name, plus the "+" wildcard
-	// suffix iptables understands (ppp+).
 	"ifname": func(s string) string {
 		return unless(firewall.ValidInterface(s) == nil,
 			"%q is not an interface name; use at most 15 characters without /, : or spaces, such as eth0 (a trailing + matches a prefix)", s)
@@ -67,10 +59,6 @@ var checks = map[string]any{
 			"must start with the absolute path of a program, such as [\"/usr/bin/systemctl\", \"reboot\"]")
 	},
 }
-
-var (
-	standardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000, 4000000}
-)
 
 // unless returns "" when ok, else the message.
 func unless(ok bool, format string, args ...any) string {

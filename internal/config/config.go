@@ -101,10 +101,8 @@ type Firewall struct {
 	IPv6         bool     `yaml:"ipv6"`
 	// ClampMSS is on by default: ppp MTUs are small and PMTU discovery is
 	// often broken on cellular.
-	ClampMSS bool `yaml:"clamp_mss"`
-	// ReconcileInterval is how often rules removed behind failberry's back
-	// are put back.
-	ReconcileInterval Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"`
+	ClampMSS          bool     `yaml:"clamp_mss"`
+	ReconcileInterval Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"` // puts back deleted rules
 }
 
 // Health configures the Route 53 endpoint and the probes behind it.
@@ -142,6 +140,9 @@ type Recovery struct {
 	Reboot     Reboot     `yaml:"reboot"`
 	// SIMRetry is the slow retry for SIM problems, which no reset fixes.
 	SIMRetry Duration `yaml:"sim_retry" check:"1m.." hint:"10m"`
+	// HealthyAfter is how long the path must pass its probes before the
+	// last step counts as having worked and the ladder starts over.
+	HealthyAfter Duration `yaml:"healthy_after" check:"1s.." hint:"2m"`
 }
 
 // Budget is how often one rung of the ladder is tried before the next
@@ -193,7 +194,7 @@ func Default() Config {
 			PowerCycle: PowerCycle{Budget: Budget{Attempts: 2, Backoff: s(30 * time.Second), MaxBackoff: s(2 * time.Minute)},
 				OffTime: s(3 * time.Second)},
 			Reboot:   Reboot{MaxPerDay: 2, MinUptime: s(30 * time.Minute), Command: []string{"/usr/bin/systemctl", "reboot"}},
-			SIMRetry: s(10 * time.Minute),
+			SIMRetry: s(10 * time.Minute), HealthyAfter: s(2 * time.Minute),
 		},
 		StateDir: "/var/lib/failberry", RunDir: "/run/failberry", LogLevel: "info",
 	}

@@ -18,28 +18,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxFileSize bounds what Load reads: a real config is a few KB.
-const maxFileSize = 1 << 20
-
 // ProbeCost estimates the bytes a day the probes use, for the budget check.
 // It is health.ProbeCost: the estimate lives with the prober that spends the
-// bytes, and this package imports no other part of failberry.
+// bytes, and health imports this package, so it cannot be imported here.
 type ProbeCost func(Probes) int64
 
 // Load reads and parses the config file at path. A file that cannot be read
 // is a wrapped OS error; a file with problems is an *Error listing them all.
 func Load(path string, cost ProbeCost) (Config, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err == nil && len(data) > maxFileSize {
-		err = fmt.Errorf("larger than %d bytes", maxFileSize)
-	}
-	if err != nil {
-		return Config{}, fmt.Errorf("reading config %s: %w", path, err)
 	}
 	return Parse(path, data, cost)
 }
@@ -247,25 +236,23 @@ func shape(n *yaml.Node, t reflect.Type, hint string) string {
 
 // check applies a check tag (see the package doc) to v; "" means fine.
 func check(tag, hint string, v reflect.Value) string {
-	if lo, hi, ok := strings.Cut(tag, ".."); ok {
-		if d, ok := v.Interface().(Duration); ok {
-			if min, _ := time.ParseDuration(lo); d < Duration(min) {
-				return fmt.Sprintf("%s is too short; use at least %s, such as %q", d, Duration(min), hint)
-			}
-		} else if n, ok := v.Interface().(int); ok {
-			low, _ := strconv.Atoi(lo)
-			high, _ := strconv.Atoi(hi)
-			if n < low || n > high {
-				return fmt.Sprintf("%d is out of range; %s", n, hint)
-			}
+	lo, hi, isRange := strings.Cut(tag, "..")
+	allowed := strings.Split(tag, "|")
+	switch x := v.Interface().(type) {
+	case Duration:
+		if least, _ := time.ParseDuration(lo); isRange && x < Duration(least) {
+			return fmt.Sprintf("%s is too short; use at least %s, such as %q", x, Duration(least), hint)
 		}
-		return ""
-	}
-	if allowed := strings.Split(tag, "|"); len(allowed) > 1 {
-		if s, ok := v.Interface().(string); ok && !slices.Contains(allowed, s) {
-			return fmt.Sprintf("%q is not allowed; use one of %s", s, strings.Join(allowed, ", "))
+	case int:
+		low, _ := strconv.Atoi(lo)
+		high, _ := strconv.Atoi(hi)
+		if isRange && (x < low || x > high) {
+			return fmt.Sprintf("%d is out of range; %s", x, hint)
 		}
-		return ""
+	case string:
+		if len(allowed) > 1 && !slices.Contains(allowed, x) {
+			return fmt.Sprintf("%q is not allowed; use one of %s", x, strings.Join(allowed, ", "))
+		}
 	}
 	if fn := reflect.ValueOf(checks[tag]); fn.IsValid() && fn.Type().In(0) == v.Type() {
 		return fn.Call([]reflect.Value{v})[0].String()
@@ -290,9 +277,9 @@ func describe(n *yaml.Node) string {
 }
 
 func names(fields []field) string {
-	s := make([]string, len(fields))
-	for i, f := range fields {
-		s[i] = f.name
+	var s []string
+	for _, f := range fields {
+		s = append(s, f.name)
 	}
 	return strings.Join(s, ", ")
 }

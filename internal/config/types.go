@@ -20,14 +20,11 @@ type Duration time.Duration
 
 // String prints the duration as a user writes it: "1m", not "1m0s".
 func (d Duration) String() string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	s, _ := strings.CutSuffix(time.Duration(d).String(), "m0s")
+	if s != time.Duration(d).String() {
+		s += "m"
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return strings.Replace(s, "h0m", "h", 1)
 }
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {

@@ -19,13 +19,8 @@ func (d *decoder) lineOf(keys ...string) int {
 // reported says whether a problem was already recorded for key, so a bad
 // value (left at its default) is not reported a second time as missing.
 func (d *decoder) reported(key string) bool {
-	return slices.ContainsFunc(d.problems, func(p Problem) bool {
-		return p.Key == key || strings.HasPrefix(p.Key, key+"[")
-	})
+	return slices.ContainsFunc(d.problems, func(p Problem) bool { return p.Key == key || strings.HasPrefix(p.Key, key+"[") })
 }
-
-// has reports whether key was written in the file.
-func (d *decoder) has(key string) bool { _, ok := d.lines[key]; return ok }
 
 // crossCheck checks the rules that involve more than one key, after every
 // value passed its own check and the defaults filled the rest.
@@ -33,7 +28,7 @@ func (d *decoder) crossCheck(c *Config, cost ProbeCost) {
 	m := c.Modem
 	switch {
 	case m.APN != "" || d.reported("modem.apn"):
-	case d.has("modem.apn"):
+	case d.lines["modem.apn"] > 0:
 		d.addf(d.lines["modem.apn"], "modem.apn", "is empty; set your carrier's APN, such as \"internet\"")
 	default:
 		d.addf(d.lines["modem"], "modem.apn", "is required; add \"modem:\" with \"apn: <your carrier's APN>\", such as \"internet\"")
@@ -61,7 +56,7 @@ func (d *decoder) crossCheck(c *Config, cost ProbeCost) {
 
 	const k = "health.probes."
 	p := &c.Health.Probes
-	if !d.has(k + "quorum") {
+	if d.lines[k+"quorum"] == 0 {
 		p.Quorum = len(p.Targets)/2 + 1
 	} else if p.Quorum > len(p.Targets) {
 		d.addf(d.lines[k+"quorum"], k+"quorum", "%d is more than the %d targets; use at most %d", p.Quorum, len(p.Targets), len(p.Targets))

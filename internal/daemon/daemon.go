@@ -107,7 +107,7 @@ func New(opts Options) (*Daemon, error) {
 		rules:        rules,
 		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
 		ladder:       NewLadder(cfg.Recovery),
-		healthyAfter: 2 * time.Minute,
+		healthyAfter: time.Duration(cfg.Recovery.HealthyAfter),
 		reboot: &RebootGuard{
 			Path:      filepath.Join(cfg.StateDir, "reboots.json"),
 			MinUptime: time.Duration(cfg.Recovery.Reboot.MinUptime),

@@ -2,8 +2,28 @@ package pppd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
+
+// standardBauds are the speeds pppd's speed option names.
+var standardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000, 4000000}
+
+// CheckBaud accepts a speed pppd can set; "" or what to write instead.
+func CheckBaud(v int) string {
+	if slices.Contains(standardBauds, v) {
+		return ""
+	}
+	return fmt.Sprintf("%d is not a standard baud rate; use a baud rate such as 115200 (or 9600, 57600, 230400, 460800, 921600)", v)
+}
+
+// CheckMTU accepts 0 (pppd's default) or an MTU pppd and the carrier take.
+func CheckMTU(v int) string {
+	if v == 0 || v >= 576 && v <= 1500 {
+		return ""
+	}
+	return fmt.Sprintf("%d is out of range; use 0 (pppd's default) or 576..1500", v)
+}
 
 // CheckOption checks one extra pppd option from the config ("mru 1400"):
 // "" when pppd may have it, else what is wrong and what to use instead.
