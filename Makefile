@@ -46,7 +46,7 @@ e2e: deps
 	@$(GO) test -count=1 -tags bench -timeout 40m -v ./bench/ > bench-e2e.log 2>&1; rc=$$?; \
 	if [ $$rc -ne 0 ]; then cat bench-e2e.log; else grep -E '^(--- |ok|PASS)|: (scenario|VM up)' bench-e2e.log; fi; exit $$rc
 
-test: unit fuzz e2e
+test: lint unit fuzz e2e
 
 # bench: the speed and memory figures. Unit benchmarks first (health endpoint
 # p99 under 1,000 idle connections, probe bytes a day, firewall apply), then
