@@ -18,9 +18,10 @@ import (
 // next scripted answer.
 type dyndns2Server struct {
 	*httptest.Server
-	user, pass, host string
+	user, pass string
 
 	mu      sync.Mutex
+	host    string
 	answers []scripted // consumed one per valid request
 	got     []dyn2Req
 	arrived chan dyn2Req
@@ -59,7 +60,10 @@ func (s *dyndns2Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if q.Get("hostname") != s.host {
+	s.mu.Lock()
+	host := s.host
+	s.mu.Unlock()
+	if q.Get("hostname") != host {
 		w.Write([]byte("nohost"))
 		return
 	}
