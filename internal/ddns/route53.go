@@ -26,7 +26,7 @@ import (
 // The record set is written whole, as Route 53 requires: name, type, TTL,
 // the one address, and for a failover member its set identifier, failover
 // role and health check. The SDK's own retries are off: the Updater retries,
-// with its longer backoff.
+// with its longer backoff. NewProvider builds it from a Config.
 type Route53 struct {
 	client          *route53.Client
 	zoneID          string

@@ -41,13 +41,12 @@ type Options struct {
 // Updater keeps one name's A and AAAA records at the addresses given to Set.
 // Its methods are safe for concurrent use; Run does the updates.
 type Updater struct {
-	prov    Provider
-	cfg     Config
-	target  string
-	opts    Options
-	log     *slog.Logger
-	wake    chan struct{}
-	timeout time.Duration
+	prov   Provider
+	cfg    Config
+	target string
+	opts   Options
+	log    *slog.Logger
+	wake   chan struct{}
 
 	mu   sync.Mutex
 	recs [2]record // A, AAAA
@@ -88,13 +87,12 @@ func New(cfg Config, opts Options) (*Updater, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	u := &Updater{
-		prov:    prov,
-		cfg:     cfg,
-		target:  cfg.target(),
-		opts:    opts,
-		log:     log,
-		wake:    make(chan struct{}, 1),
-		timeout: cfg.Timeout,
+		prov:   prov,
+		cfg:    cfg,
+		target: cfg.target(),
+		opts:   opts,
+		log:    log,
+		wake:   make(chan struct{}, 1),
 	}
 	u.recs[0].typ, u.recs[1].typ = "A", "AAAA"
 	for i := range u.recs {
@@ -214,7 +212,7 @@ func (u *Updater) pass(ctx context.Context) time.Duration {
 		if !due {
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, u.timeout)
+		actx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 		err := u.prov.Update(actx, u.cfg.Name, addr)
 		cancel()
 		if ctx.Err() != nil {
