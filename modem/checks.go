@@ -5,6 +5,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The rules for what failberry sends to the modem. The config check uses
@@ -50,6 +52,21 @@ func CheckInit(s string) string {
 // CheckPIN accepts a SIM PIN: 4 to 8 digits.
 func CheckPIN(s string) string {
 	return unless(ValidPIN(s), "is not 4 to 8 digits; write the SIM PIN in quotes, such as \"1234\"")
+}
+
+// USBID is a USB vendor:product such as "19d2:0031", kept in lower case as
+// sysfs writes it; the config's modem.usb_id.
+type USBID string
+
+var usbIDRe = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$`)
+
+// UnmarshalYAML reads the id and refuses anything lsusb would not print.
+func (u *USBID) UnmarshalYAML(n *yaml.Node) error {
+	if !usbIDRe.MatchString(n.Value) {
+		return fmt.Errorf("%q is not a USB vendor:product id; use four hex digits each, such as \"19d2:0031\" (see lsusb)", n.Value)
+	}
+	*u = USBID(strings.ToLower(n.Value))
+	return nil
 }
 
 func unless(ok bool, format string, args ...any) string {

@@ -25,7 +25,7 @@ type Selector struct {
 	// /dev/serial/by-id link). When set, VIDPID and Interface are ignored.
 	Device string
 	// VIDPID restricts automatic mode to one USB model, "19d2:0031".
-	VIDPID string
+	VIDPID USBID
 	// Interface restricts automatic mode to one bInterfaceNumber; -1 means
 	// any. It only applies together with VIDPID (an interface number means
 	// nothing without the model), so the zero Selector stays automatic.
@@ -91,7 +91,7 @@ func locateOnce(ctx context.Context, sel Selector, sysRoot, devRoot string, prob
 
 // filterCandidates keeps the ports sel allows, best first, and describes the rest.
 func filterCandidates(all []TTYCandidate, sel Selector) (keep []TTYCandidate, skipped []string) {
-	vidpid := strings.ToLower(strings.TrimSpace(sel.VIDPID))
+	vidpid := strings.ToLower(strings.TrimSpace(string(sel.VIDPID)))
 	for _, c := range all {
 		switch {
 		case c.VID == "" || c.Interface < 0:

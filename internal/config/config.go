@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health/target"
+	"github.com/failberry/failberry/internal/config/value"
+	"github.com/failberry/failberry/internal/ddns"
+	"github.com/failberry/failberry/modem"
 )
 
 // DefaultPath is where the Debian package installs the config (a conffile).
@@ -32,6 +35,8 @@ type Config struct {
 	Firewall Firewall `yaml:"firewall"`
 	Health   Health   `yaml:"health"`
 	Recovery Recovery `yaml:"recovery"`
+	// DNS publishes the cellular address (package ddns owns the section).
+	DNS ddns.Config `yaml:"dns"`
 	// StateDir keeps what must survive a reboot, such as reboots done today.
 	StateDir string `yaml:"state_dir" check:"path"`
 	RunDir   string `yaml:"run_dir" check:"path"` // holds the control socket
@@ -44,7 +49,7 @@ type Modem struct {
 	// re-enumerates under another ttyUSB number) or an absolute /dev path.
 	Device string `yaml:"device" check:"device"`
 	// USBID narrows "auto" to one vendor:product; empty means any known modem.
-	USBID USBID `yaml:"usb_id,omitempty"`
+	USBID modem.USBID `yaml:"usb_id,omitempty"`
 	// Interface is the USB interface number of the AT port; -1 probes each.
 	Interface int      `yaml:"interface" check:"-1..255" hint:"use the USB interface number of the AT port (0..255), or -1 for any"`
 	Baud      int      `yaml:"baud" check:"baud" hint:"use a baud rate such as 115200"` // USB modems ignore it; pppd wants one
@@ -59,9 +64,9 @@ type Modem struct {
 	// DialString is dialled with ATD, on context 1 (the one failberry defines).
 	DialString string `yaml:"dial" check:"dial"`
 	// AllowRoaming is off by default: roaming data can be very expensive.
-	AllowRoaming        bool     `yaml:"roaming"`
-	RegistrationTimeout Duration `yaml:"registration_timeout" check:"1s.." hint:"90s"`
-	CommandTimeout      Duration `yaml:"command_timeout" check:"100ms.." hint:"5s"` // one AT command
+	AllowRoaming        bool           `yaml:"roaming"`
+	RegistrationTimeout value.Duration `yaml:"registration_timeout" check:"1s.." hint:"90s"`
+	CommandTimeout      value.Duration `yaml:"command_timeout" check:"100ms.." hint:"5s"` // one AT command
 }
 
 // PPP configures the pppd process failberry runs in the foreground.
@@ -101,8 +106,8 @@ type Firewall struct {
 	IPv6         bool     `yaml:"ipv6"`
 	// ClampMSS is on by default: ppp MTUs are small and PMTU discovery is
 	// often broken on cellular.
-	ClampMSS          bool     `yaml:"clamp_mss"`
-	ReconcileInterval Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"` // puts back deleted rules
+	ClampMSS          bool           `yaml:"clamp_mss"`
+	ReconcileInterval value.Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"` // puts back deleted rules
 }
 
 // Health configures the Route 53 endpoint and the probes behind it.
@@ -118,18 +123,18 @@ type Health struct {
 type Probes struct {
 	Targets []target.Target `yaml:"targets" check:"targets" hint:"[\"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\"]"`
 	// Quorum targets must answer for a round to count; default a majority.
-	Quorum          int      `yaml:"quorum" check:"1..1000" hint:"use how many targets must answer, at least 1 (default: a majority)"`
-	Interval        Duration `yaml:"interval" check:"1s.." hint:"60s"`         // while healthy
-	FailingInterval Duration `yaml:"failing_interval" check:"1s.." hint:"10s"` // while failing or recovering
-	Timeout         Duration `yaml:"timeout" check:"100ms.." hint:"3s"`
-	DownAfter       int      `yaml:"down_after" check:"1..1000" hint:"use a number of failed rounds of at least 1, such as 3"`
-	UpAfter         int      `yaml:"up_after" check:"1..1000" hint:"use a number of good rounds of at least 1, such as 2"`
+	Quorum          int            `yaml:"quorum" check:"1..1000" hint:"use how many targets must answer, at least 1 (default: a majority)"`
+	Interval        value.Duration `yaml:"interval" check:"1s.." hint:"60s"`         // while healthy
+	FailingInterval value.Duration `yaml:"failing_interval" check:"1s.." hint:"10s"` // while failing or recovering
+	Timeout         value.Duration `yaml:"timeout" check:"100ms.." hint:"3s"`
+	DownAfter       int            `yaml:"down_after" check:"1..1000" hint:"use a number of failed rounds of at least 1, such as 3"`
+	UpAfter         int            `yaml:"up_after" check:"1..1000" hint:"use a number of good rounds of at least 1, such as 2"`
 	// MaxLoss is the loss ratio above which a target fails; MaxLatency the
 	// answer time.
-	MaxLoss    float64  `yaml:"max_loss" check:"loss" hint:"use a loss ratio from 0 to 1, such as 0.5"`
-	MaxLatency Duration `yaml:"max_latency" check:"1ms.." hint:"2s"`
+	MaxLoss    float64        `yaml:"max_loss" check:"loss" hint:"use a loss ratio from 0 to 1, such as 0.5"`
+	MaxLatency value.Duration `yaml:"max_latency" check:"1ms.." hint:"2s"`
 	// BudgetBytesPerDay caps the estimated probe traffic; 0 turns the check off.
-	BudgetBytesPerDay Bytes `yaml:"budget_bytes_per_day"`
+	BudgetBytesPerDay value.Bytes `yaml:"budget_bytes_per_day"`
 }
 
 // Recovery is the ladder failberry climbs when the link stays down.
@@ -139,42 +144,42 @@ type Recovery struct {
 	PowerCycle PowerCycle `yaml:"power_cycle" hint:"use how many USB power cycles to try, such as 2 (0 skips the step)"`
 	Reboot     Reboot     `yaml:"reboot"`
 	// SIMRetry is the slow retry for SIM problems, which no reset fixes.
-	SIMRetry Duration `yaml:"sim_retry" check:"1m.." hint:"10m"`
+	SIMRetry value.Duration `yaml:"sim_retry" check:"1m.." hint:"10m"`
 	// HealthyAfter is how long the path must pass its probes before the
 	// last step counts as having worked and the ladder starts over.
-	HealthyAfter Duration `yaml:"healthy_after" check:"1s.." hint:"2m"`
+	HealthyAfter value.Duration `yaml:"healthy_after" check:"1s.." hint:"2m"`
 }
 
 // Budget is how often one rung of the ladder is tried before the next
 // (0 skips it), and the wait before each retry, doubled up to MaxBackoff.
 type Budget struct {
-	Attempts   int      `yaml:"attempts" check:"0..100"`
-	Backoff    Duration `yaml:"backoff" check:"1s.." hint:"5s"`
-	MaxBackoff Duration `yaml:"max_backoff" check:"1s.." hint:"60s"`
+	Attempts   int            `yaml:"attempts" check:"0..100"`
+	Backoff    value.Duration `yaml:"backoff" check:"1s.." hint:"5s"`
+	MaxBackoff value.Duration `yaml:"max_backoff" check:"1s.." hint:"60s"`
 }
 
 // PowerCycle cuts the modem's USB port power for OffTime. Hub and Port
 // override the port found from the modem's tty; empty and 0 find it.
 type PowerCycle struct {
 	Budget  `yaml:",inline"`
-	OffTime Duration `yaml:"off_time" check:"1s.." hint:"3s"`
-	Hub     string   `yaml:"hub" check:"hub"`
-	Port    int      `yaml:"port" check:"0..255" hint:"use the hub port number (1..255), or 0 to find it from the modem's tty"`
+	OffTime value.Duration `yaml:"off_time" check:"1s.." hint:"3s"`
+	Hub     string         `yaml:"hub" check:"hub"`
+	Port    int            `yaml:"port" check:"0..255" hint:"use the hub port number (1..255), or 0 to find it from the modem's tty"`
 }
 
 // Reboot is the last resort, off by default: rebooting a router is
 // disruptive. MaxPerDay keeps a dead SIM from rebooting the Pi all day.
 type Reboot struct {
-	Enabled   bool     `yaml:"enabled"`
-	MaxPerDay int      `yaml:"max_per_day" check:"1..24" hint:"use how many reboots a day are allowed, 1 to 24"`
-	MinUptime Duration `yaml:"min_uptime" check:"5m.." hint:"30m"`
-	Command   []string `yaml:"command" check:"command" hint:"[\"/usr/bin/systemctl\", \"reboot\"]"`
+	Enabled   bool           `yaml:"enabled"`
+	MaxPerDay int            `yaml:"max_per_day" check:"1..24" hint:"use how many reboots a day are allowed, 1 to 24"`
+	MinUptime value.Duration `yaml:"min_uptime" check:"5m.." hint:"30m"`
+	Command   []string       `yaml:"command" check:"command" hint:"[\"/usr/bin/systemctl\", \"reboot\"]"`
 }
 
 // Default returns the built-in settings. Only Modem.APN is missing: Parse
 // requires it.
 func Default() Config {
-	s := func(d time.Duration) Duration { return Duration(d) }
+	s := func(d time.Duration) value.Duration { return value.Duration(d) }
 	return Config{
 		Modem: Modem{Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
 			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
@@ -196,6 +201,7 @@ func Default() Config {
 			Reboot:   Reboot{MaxPerDay: 2, MinUptime: s(30 * time.Minute), Command: []string{"/usr/bin/systemctl", "reboot"}},
 			SIMRetry: s(10 * time.Minute), HealthyAfter: s(2 * time.Minute),
 		},
+		DNS:      ddns.DefaultConfig(),
 		StateDir: "/var/lib/failberry", RunDir: "/run/failberry", LogLevel: "info",
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health/target"
+	"github.com/failberry/failberry/internal/config/value"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -168,7 +169,7 @@ recovery:
 	want := withAPN("direct")
 	want.Modem.USBID, want.Modem.Interface, want.Modem.PIN = "19d2:0031", 2, "0123"
 	want.Modem.PDPType, want.Modem.DialString, want.Modem.Init = "IPV4V6", "*99#", []string{"AT^CURC=0"}
-	want.Modem.AllowRoaming, want.Modem.RegistrationTimeout = true, Duration(2*time.Minute)
+	want.Modem.AllowRoaming, want.Modem.RegistrationTimeout = true, value.Duration(2*time.Minute)
 	want.PPP.Options, want.PPP.MTU = []string{"novj", "mru 1400"}, 1400
 	want.Route = Route{Mode: "metric", Metric: 20}
 	want.Firewall.LAN = []string{"eth0", "wlan+"}
@@ -178,7 +179,7 @@ recovery:
 		{Kind: "tcp", Addr: "[2606:4700::1111]:443"}, {Kind: "http", Addr: "http://example.com:8443/health"}, {Kind: "icmp", Addr: "9.9.9.9"}}
 	want.Health.Probes.Quorum, want.Health.Probes.MaxLoss, want.Health.Probes.BudgetBytesPerDay = 1, 0, 20_000_000
 	want.Recovery.PowerCycle.Hub, want.Recovery.PowerCycle.Port, want.Recovery.PowerCycle.Attempts = "1-1", 2, 0
-	want.Recovery.Reboot.Enabled, want.Recovery.Reboot.MaxPerDay, want.Recovery.Reboot.MinUptime = true, 24, Duration(5*time.Minute)
+	want.Recovery.Reboot.Enabled, want.Recovery.Reboot.MaxPerDay, want.Recovery.Reboot.MinUptime = true, 24, value.Duration(5*time.Minute)
 	if diff := cmp.Diff(want, c, cmpOpts); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agnivade/levenshtein"
+	"github.com/failberry/failberry/internal/config/value"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -164,7 +165,7 @@ func (d *decoder) walk(path string, n *yaml.Node, v reflect.Value, hint string) 
 	}
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var durationType = reflect.TypeFor[value.Duration]()
 
 // value decodes n as a t and runs f's check on it, reporting what is wrong
 // at n's line. A list's items are decoded, and checked, one by one.
@@ -212,7 +213,7 @@ func shape(n *yaml.Node, t reflect.Type, hint string) string {
 		return unless(n.Kind == yaml.SequenceNode, "found %s; expected a list such as %s", describe(n), hint)
 	case t == durationType:
 		want = fmt.Sprintf("a duration such as %q", hint)
-	case t == reflect.TypeFor[Bytes]():
+	case t == reflect.TypeFor[value.Bytes]():
 		want = "a byte count"
 	case want == "":
 		want = "a string"
@@ -239,9 +240,9 @@ func check(tag, hint string, v reflect.Value) string {
 	lo, hi, isRange := strings.Cut(tag, "..")
 	allowed := strings.Split(tag, "|")
 	switch x := v.Interface().(type) {
-	case Duration:
-		if least, _ := time.ParseDuration(lo); isRange && x < Duration(least) {
-			return fmt.Sprintf("%s is too short; use at least %s, such as %q", x, Duration(least), hint)
+	case value.Duration:
+		if least, _ := time.ParseDuration(lo); isRange && x < value.Duration(least) {
+			return fmt.Sprintf("%s is too short; use at least %s, such as %q", x, value.Duration(least), hint)
 		}
 	case int:
 		low, _ := strconv.Atoi(lo)

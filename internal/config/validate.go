@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/failberry/failberry/internal/config/value"
+	"github.com/failberry/failberry/internal/ddns"
 )
 
 // lineOf returns the line of the first of keys written in the file, or 0.
@@ -73,10 +77,15 @@ func (d *decoder) crossCheck(c *Config, cost ProbeCost) {
 		d.addf(d.lineOf(k+"max_latency", k+"timeout"), k+"max_latency",
 			"%s is longer than timeout %s and could never trigger; use at most the timeout", p.MaxLatency, p.Timeout)
 	}
-	if est := Bytes(cost(*p)); p.BudgetBytesPerDay > 0 && est > p.BudgetBytesPerDay {
+	if est := value.Bytes(cost(*p)); p.BudgetBytesPerDay > 0 && est > p.BudgetBytesPerDay {
 		d.addf(d.lineOf(k+"budget_bytes_per_day", k+"interval", k+"targets", "health.probes"), k+"budget_bytes_per_day",
 			"probing %d targets every %s uses about %s a day, over the budget of %s; use a longer interval, fewer targets, or raise the budget",
 			len(p.Targets), p.Interval, est.MB(), p.BudgetBytesPerDay.MB())
+	}
+
+	var ke *ddns.KeyError
+	if err := c.DNS.Check(); errors.As(err, &ke) && !d.reported("dns."+ke.Key) {
+		d.addf(d.lineOf("dns."+ke.Key, "dns"), "dns."+ke.Key, "%s", ke.Msg)
 	}
 
 	r := c.Recovery

@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/config/value"
 )
 
 func testLadder() *Ladder {
-	s := func(d time.Duration) config.Duration { return config.Duration(d) }
+	s := func(d time.Duration) value.Duration { return value.Duration(d) }
 	return NewLadder(config.Recovery{
 		Redial:     config.Budget{Attempts: 3, Backoff: s(5 * time.Second), MaxBackoff: s(8 * time.Second)},
 		ModemReset: config.Budget{Attempts: 1, Backoff: s(time.Second)},

@@ -25,7 +25,7 @@ const (
 // modem was seen, so the ladder acts soon on a modem that vanished.
 func (d *Daemon) locate(ctx context.Context) (string, error) {
 	d.setPhase(PhaseSearching, "")
-	sel := modem.Selector{VIDPID: string(d.cfg.Modem.USBID), Interface: d.cfg.Modem.Interface}
+	sel := modem.Selector{VIDPID: d.cfg.Modem.USBID, Interface: d.cfg.Modem.Interface}
 	if d.cfg.Modem.Device != "auto" {
 		sel.Device = d.cfg.Modem.Device
 	}

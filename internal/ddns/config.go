@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/failberry/failberry/internal/config/value"
 )
 
 // Config is the `dns:` section of failberry.yaml: which service publishes
@@ -27,7 +29,7 @@ type Config struct {
 	TTL int `yaml:"ttl"`
 	// Timeout bounds one update attempt, including the command provider's
 	// run; default 30s, long enough for a slow 3G link.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout value.Duration `yaml:"timeout" hint:"30s"`
 
 	Route53    Route53Config    `yaml:"route53"`
 	DynDNS2    DynDNS2Config    `yaml:"dyndns2"`
@@ -118,7 +120,7 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		TTL:     60,
-		Timeout: 30 * time.Second,
+		Timeout: value.Duration(30 * time.Second),
 		Route53: Route53Config{
 			CredentialsFile: "/etc/failberry/aws-credentials",
 			Profile:         "default",
@@ -153,7 +155,7 @@ func (c Config) Check() error {
 	if c.TTL < 1 || c.TTL > 86400 {
 		return keyErr("ttl", "%d is out of range; use seconds from 1 to 86400, such as 60", c.TTL)
 	}
-	if c.Timeout < time.Second || c.Timeout > 10*time.Minute {
+	if t := time.Duration(c.Timeout); t < time.Second || t > 10*time.Minute {
 		return keyErr("timeout", "%v is out of range; use 1s to 10m, such as 30s", c.Timeout)
 	}
 	switch c.Provider {
@@ -264,8 +266,17 @@ func NewProvider(c Config, client *http.Client) (Provider, error) {
 	return nil, errors.New("dns.provider: not set")
 }
 
+// KeyError is a problem with one key of the dns section: Check returns it
+// so the config can point at the key's line.
+type KeyError struct {
+	Key string // under dns., e.g. "route53.hosted_zone_id"
+	Msg string // what is wrong and what to write instead
+}
+
+func (e *KeyError) Error() string { return "dns." + e.Key + ": " + e.Msg }
+
 func keyErr(key, format string, args ...any) error {
-	return fmt.Errorf("dns.%s: %s", key, fmt.Sprintf(format, args...))
+	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 func checkFile(key, path string) error {

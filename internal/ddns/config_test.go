@@ -32,7 +32,7 @@ func TestConfigDecodesStrictly(t *testing.T) {
 	if err := c.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Timeout != 20*time.Second || c.Route53.Profile != "default" || c.Route53.Failover != "SECONDARY" {
+	if time.Duration(c.Timeout) != 20*time.Second || c.Route53.Profile != "default" || c.Route53.Failover != "SECONDARY" {
 		t.Errorf("decoded %+v", c)
 	}
 

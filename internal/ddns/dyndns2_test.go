@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/failberry/failberry/internal/config/value"
 )
 
 // dyndns2Server is a dyndns2 service as No-IP documents it: GET
@@ -126,7 +128,7 @@ func (s *dyndns2Server) config(t *testing.T) Config {
 	c := DefaultConfig()
 	c.Provider = ProviderDynDNS2
 	c.Name = s.host
-	c.Timeout = 2 * time.Second
+	c.Timeout = value.Duration(2 * time.Second)
 	c.DynDNS2 = DynDNS2Config{
 		Server:       s.URL,
 		Username:     s.user,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/failberry/failberry/internal/config/value"
 )
 
 // Test credentials: AWS's documentation example key.
@@ -180,7 +181,7 @@ func (s *route53Server) config(t *testing.T, secret string) Config {
 	c := DefaultConfig()
 	c.Provider = ProviderRoute53
 	c.Name = "vpn.example.com"
-	c.Timeout = 5 * time.Second
+	c.Timeout = value.Duration(5 * time.Second)
 	c.Route53 = Route53Config{
 		HostedZoneID: testZone,
 		CredentialsFile: writeSecret(t, "credentials", fmt.Sprintf(

@@ -212,7 +212,7 @@ func (u *Updater) pass(ctx context.Context) time.Duration {
 		if !due {
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+		actx, cancel := context.WithTimeout(ctx, time.Duration(u.cfg.Timeout))
 		err := u.prov.Update(actx, u.cfg.Name, addr)
 		cancel()
 		if ctx.Err() != nil {
