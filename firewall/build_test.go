@@ -142,11 +142,17 @@ func TestBuildRejectsBadPolicy(t *testing.T) {
 }
 
 func FuzzBuild(f *testing.F) {
-	f.Add("ppp+", "eth0", "192.168.1.0/24", 9000)
-	f.Fuzz(func(t *testing.T, wan, lan, prefix string, port int) {
-		p := Policy{WAN: wan, LAN: []string{lan}, HealthPort: port, IPv6: true}
+	f.Add("ppp+", "eth0", "192.168.1.0/24", 9000, "51820", "192.168.1.10", 0)
+	f.Add("ppp+", "eth0", "fd00::/64", 9000, "60000-60010", "fd00::10", 0)
+	f.Add("ppp+", "eth0", "192.168.1.0/24", 9000, "8000-8010", "192.168.1.10", 65530)
+	f.Fuzz(func(t *testing.T, wan, lan, prefix string, port int, ports, to string, toPort int) {
+		p := Policy{WAN: wan, LAN: []string{lan}, HealthPort: port, IPv6: true, SNATForwards: true}
 		if pf, err := netip.ParsePrefix(prefix); err == nil {
 			p.AllowSources = []netip.Prefix{pf}
+		}
+		if a, err := netip.ParseAddr(to); err == nil {
+			p.Forwards = []Forward{{Proto: "udp", Ports: ports, To: a, ToPort: toPort}, {Proto: "tcp", Ports: ports, To: a}}
+			p.DMZ = a
 		}
 		rs, err := Build(p)
 		if err != nil {

@@ -102,6 +102,21 @@ func wantAnswer(t *testing.T, what, got string, err error, want string) {
 	}
 }
 
+// warmNeighbours resolves the neighbours the probes cross (gw to the LAN
+// hosts, inet to gw), so that on a loaded machine a slow neighbour
+// discovery cannot pass for a firewall that gave no answer, or fail a probe
+// with "no route to host".
+func (tp *topo) warmNeighbours() {
+	tp.t.Helper()
+	for _, c := range []struct{ ns, dst string }{
+		{tp.gw, host4}, {tp.gw, dmz4}, {tp.gw, host6}, {tp.gw, dmz6}, {tp.inet, gwWAN4}, {tp.inet, gwWAN6},
+	} {
+		if out, err := exec.Command("ip", "netns", "exec", c.ns, "ping", "-c", "1", "-W", "10", c.dst).CombinedOutput(); err != nil {
+			tp.t.Fatalf("ping %s from %s: %v\n%s", c.dst, c.ns, err, out)
+		}
+	}
+}
+
 func (tp *topo) apply(p Policy) {
 	tp.t.Helper()
 	if err := tp.firewall().Apply(tp.ruleset(p)); err != nil {
@@ -130,6 +145,7 @@ func TestSystemForwards(t *testing.T) {
 		_, err = askUDP(tp.inet, "", hostPort(gwWAN4, 51820), openWait)
 		wantRejected(t, "control: 51820 on the Pi without firewall", err)
 
+		tp.warmNeighbours()
 		p := inboundTestPolicy(tp.policy)
 		tp.apply(p)
 		for _, c := range []struct {
@@ -207,9 +223,10 @@ func TestSystemDMZ(t *testing.T) {
 		serveUDP(t, tp.lan, hostPort(dmz6, 5555))
 		serveUDP(t, tp.lan, hostPort(host4, 51820))
 		serveTCP(t, tp.lan, hostPort(host6, 8081))
+
+		tp.warmNeighbours()
 		// The DMZ host drops echo requests: an answer comes from the Pi.
 		run(t, "ip", "netns", "exec", tp.lan, tp.b.v4, "-A", "INPUT", "-p", "icmp", "--icmp-type", "8", "-j", "DROP")
-
 		p := tp.policy
 		p.Forwards = []Forward{{Proto: "udp", Ports: "51820", To: netip.MustParseAddr(host4)}}
 		p.DMZ, p.DMZ6 = netip.MustParseAddr(dmz4), netip.MustParseAddr(dmz6)
@@ -267,6 +284,7 @@ func TestSystemMarks(t *testing.T) {
 			gw("route", "add", "default", "via", f.lanGW, "dev", "eth0", "table", "101")
 			gw("route", "add", "default", "via", f.wanGW, "dev", "ppp0", "table", "102")
 		}
+		tp.warmNeighbours()
 		withMarks := inboundTestPolicy(tp.policy)
 		noMarks := withMarks
 		noMarks.Marks = nil
