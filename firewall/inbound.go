@@ -24,11 +24,28 @@ const DefaultMarkMask uint32 = 0x0f000000
 // The firewall only marks: the mark is set on the connection (CONNMARK) by
 // its first packet in mangle PREROUTING, and copied onto every packet of the
 // reply direction, in mangle PREROUTING for replies the Pi forwards and in
-// mangle OUTPUT for the Pi's own replies. Routing by the mark is the route
-// side's job: an "ip rule fwmark Mark/MarkMask lookup T" (IPv4 and IPv6)
-// with the interface's gateway as T's default route. Original-direction
-// packets never carry the mark, so a LAN host's new connection through the
-// Pi is routed by the main table as before.
+// mangle OUTPUT for the Pi's own replies. Original-direction packets never
+// carry the mark, so a LAN host's new connection through the Pi is routed
+// by the main table as before.
+//
+// Routing by the mark is the route side's job (internal/route), and it must
+// match what is here, in both families:
+//
+//   - one rule per mark, "ip rule add fwmark Mark/MarkMask lookup T", with
+//     the same Mark and mask (a bare "fwmark Mark" compares all 32 bits and
+//     misses a packet that also carries another program's bits); T's
+//     default route is the interface's gateway (the one replace mode
+//     displaced, for the wired LAN) or the cellular link;
+//   - before those, "ip rule add lookup main suppress_prefixlength 0" (as
+//     wg-quick does): a reply to a host on a connected or specifically
+//     routed network (a LAN host's traffic that left by the cellular link
+//     came in on the LAN and is marked) follows the main table, only what
+//     would take a default route follows the mark;
+//   - IPv4 rp_filter loose (2) or off, since a health check that arrives
+//     on eth0 from an internet address fails the strict check while the
+//     cellular link owns the default route.
+//
+// TestSystemMarks installs exactly these rules and shows both directions.
 type InterfaceMark struct {
 	// Interface is an interface name or "+" pattern ("eth0", "ppp+").
 	Interface string
@@ -70,7 +87,7 @@ func (f Forward) String() string {
 // Index 2: "firewall.forwards[2]"). Build wraps it with ErrInvalidPolicy.
 type FieldError struct {
 	// Field is the Policy field's name: "Marks", "MarkMask", "Forwards",
-	// "DMZ", "DMZ6" or "LANNetworks".
+	// "DMZ", "DMZ6", "SNATForwards" or "LANNetworks".
 	Field string
 	// Index is the element of a list field, -1 for a single value.
 	Index int
@@ -154,8 +171,8 @@ func validateInbound(p Policy) ([]forward, error) {
 			// IPv4 forwards all share the Pi's WAN address; IPv6 ones
 			// collide only on the same host.
 			if prev.Proto == f.Proto && prev.ports.overlaps(fw.ports) && (f.To.Is4() || prev.To == f.To) && prev.To.Is4() == f.To.Is4() {
-				return nil, fieldErr("Forwards", i, "%s %s overlaps Forwards[%d] (%s): a port can go to one host only; remove one or split the ranges",
-					f.Proto, f.Ports, j, prev.Forward)
+				return nil, fieldErr("Forwards", i, "%s %s overlaps the earlier forward %s (entry %d): a port can go to one host only; remove one or split the ranges",
+					f.Proto, f.Ports, prev.Forward, j)
 			}
 		}
 		fws = append(fws, fw)
@@ -173,7 +190,7 @@ func validateInbound(p Policy) ([]forward, error) {
 		}
 	}
 	if p.SNATForwards && len(p.LAN) == 0 && (p.DMZ.IsValid() || hasV4(fws)) {
-		return nil, fieldErr("Forwards", -1, "SNATForwards masquerades out of the LAN interfaces, and there is none; list the LAN interface")
+		return nil, fieldErr("SNATForwards", -1, "forwarded connections are masqueraded out of the LAN interfaces, and none is listed; list the LAN interface or turn SNAT of forwards off")
 	}
 	return fws, nil
 }
@@ -267,10 +284,10 @@ func validateMarks(p Policy) error {
 		}
 		for j, prev := range p.Marks[:i] {
 			if ifaceMatches(prev.Interface, m.Interface) || ifaceMatches(m.Interface, prev.Interface) {
-				return fieldErr("Marks", i, "interface %s is already marked by Marks[%d] (%s); mark each interface once", m.Interface, j, prev.Interface)
+				return fieldErr("Marks", i, "interface %s is already marked by the earlier mark of %s (entry %d); mark each interface once", m.Interface, prev.Interface, j)
 			}
 			if prev.Mark == m.Mark {
-				return fieldErr("Marks", i, "mark %#x of %s is also the mark of %s (Marks[%d]); give each interface its own mark, or replies of one go out of the other", m.Mark, m.Interface, prev.Interface, j)
+				return fieldErr("Marks", i, "mark %#x of %s is also the mark of %s (entry %d); give each interface its own mark, or replies of one go out of the other", m.Mark, m.Interface, prev.Interface, j)
 			}
 		}
 	}
