@@ -60,16 +60,16 @@ type InterfaceMark struct {
 // translated.
 type Forward struct {
 	// Proto is "tcp" or "udp".
-	Proto string
+	Proto string `yaml:"proto" check:"tcp|udp"`
 	// Ports is one port ("51820") or an inclusive range ("60000-60010").
-	Ports string
+	Ports string `yaml:"port"`
 	// To is the LAN host. An IPv4 host is reached by DNAT of the Pi's WAN
 	// address; an IPv6 host is reached at its own address.
-	To netip.Addr
+	To netip.Addr `yaml:"to"`
 	// ToPort, when not zero, is the host's port (for a range, the port the
 	// first port of the range goes to; the others follow in step, so
 	// "60000-60010" with ToPort 61000 sends 60005 to 61005). IPv4 only.
-	ToPort int
+	ToPort int `yaml:"to_port,omitempty" check:"0..65535" hint:"use the LAN host's port (1..65535), or leave it out to keep the port"`
 }
 
 // String names the forward the way an error message should: "udp 51820 to
