@@ -187,6 +187,26 @@ func kernelState(t *testing.T, ns netns.NsHandle) string {
 	return b.String()
 }
 
+// routeGet asks the kernel how it would route a packet to dst with mark
+// (none when empty), as "dev D via G table T" ("-" for no gateway).
+func routeGet(t *testing.T, ns netns.NsHandle, dst, mark string) string {
+	t.Helper()
+	args := []string{"ip", "route", "get", dst}
+	if mark != "" {
+		args = append(args, "mark", mark)
+	}
+	f := strings.Fields(lines(sh(t, ns, args...))[0])
+	val := func(key, none string) string {
+		for i := range len(f) - 1 {
+			if f[i] == key {
+				return f[i+1]
+			}
+		}
+		return none
+	}
+	return fmt.Sprintf("dev %s via %s table %s", val("dev", "-"), val("via", "-"), val("table", "main"))
+}
+
 func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
 
 // tableRoutes lists the routes `ip route show table all` shows in our tables.
@@ -283,6 +303,26 @@ func TestReplyRoutesConverge(t *testing.T) {
 		"default dev ppp0 table 10302 proto static metric 1024 pref medium",
 	}, tableRoutes(t, ns, "-6")); diff != "" {
 		t.Errorf("IPv6 routes of our tables (-want +got):\n%s", diff)
+	}
+
+	// What the kernel decides with them. Main's default is via eth0 here, so
+	// the cellular mark shows its table winning over main's default, and
+	// suppress_prefixlength keeps main's more specific routes for any mark.
+	for _, c := range []struct{ dst, mark, want string }{
+		{"203.0.113.10", "", "dev eth0 via 192.168.1.1 table main"},
+		{"203.0.113.10", "0x1000000", "dev eth0 via 192.168.1.1 table 10301"},
+		{"203.0.113.10", "0x1080000", "dev eth0 via 192.168.1.1 table 10301"}, // another user's bit beside ours
+		{"203.0.113.10", "0x2000000", "dev ppp0 via - table 10302"},
+		{"203.0.113.10", "0x3000000", "dev eth0 via 192.168.1.1 table main"}, // no link has slot 3
+		{"192.168.1.20", "0x2000000", "dev eth0 via - table main"},           // a LAN host stays on the LAN
+		{"10.64.64.1", "0x1000000", "dev ppp0 via - table main"},             // the ppp peer stays on ppp0
+		{"2001:db8:2::10", "0x1000000", "dev eth0 via fe80::1 table 10301"},
+		{"2001:db8:2::10", "0x2000000", "dev ppp0 via - table 10302"},
+		{"2001:db8:1::20", "0x2000000", "dev eth0 via - table main"},
+	} {
+		if got := routeGet(t, ns, c.dst, c.mark); got != c.want {
+			t.Errorf("ip route get %s mark %s: %q, want %q", c.dst, c.mark, got, c.want)
+		}
 	}
 
 	// (b) again: nothing changes, and a converged Apply only reads.
