@@ -47,7 +47,11 @@ import (
 // marks are small numbers. Four bits give 15 link slots (mark = slot<<24,
 // slot 1..15); failberry uses two today and leaves room for more uplinks. The
 // firewall must set and restore only these bits (--set-xmark MARK/MarkMask,
-// --restore-mark --nfmask MarkMask --ctmask MarkMask).
+// --restore-mark --nfmask MarkMask --ctmask MarkMask), and restore them only
+// onto the reply direction (-m conntrack --ctdir REPLY): the first packets of
+// a LAN host's connection through the Pi come in on eth0 too, and with the
+// mark they would be routed back to the main router instead of out to the
+// internet.
 const (
 	MarkMask uint32 = 0x0f000000
 	// MarkWired marks connections that came in on the wired (LAN) link.
@@ -315,8 +319,9 @@ type wanted struct {
 	routes []netlink.Route
 }
 
-// converge brings one family in line: table routes first, so a rule never
-// points at a table that is about to be filled; then rules; deletions last.
+// converge brings one family in line: table routes first, so a new rule
+// finds its table filled (an empty one would only fall through to main);
+// then rules; deletions last.
 func (r *ReplyRoutes) converge(family int, w *wanted) error {
 	fam := familyName(family)
 	rules, routes, err := r.list(family)
