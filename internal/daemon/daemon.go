@@ -124,6 +124,10 @@ func New(opts Options) (*Daemon, error) {
 // daemon still counts as alive (the public endpoint's 200, the watchdog).
 const heartbeatMaxAge = 20 * time.Second
 
+// cleanupTimeout bounds the removal of rules and routes at stop: systemd's
+// stop timeout for the unit is 20 s, and pppd's stop comes first.
+const cleanupTimeout = 10 * time.Second
+
 // Run runs until ctx is cancelled, then stops pppd and removes the rules and
 // routes it added. It returns an error only for a failure to start.
 //
@@ -145,14 +149,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.fwDone = make(chan struct{})
 	go func() {
 		defer close(d.fwDone)
-		if d.fwErr = d.startFirewall(); d.fwErr != nil {
+		if d.fwErr = d.startFirewall(ctx); d.fwErr != nil {
 			cancel(d.fwErr)
 			return
 		}
 		d.notify.Ready()
 		d.events.Emit(systemd.DaemonStarted, "failberry started", map[string]string{"CONFIG_APN": d.cfg.Modem.APN})
 	}()
-	defer d.stopFirewall()
+	defer d.stopFirewall(ctx)
 	defer d.notify.Stopping()
 
 	var wg sync.WaitGroup
@@ -180,7 +184,7 @@ func (d *Daemon) firewallReady(ctx context.Context) error {
 }
 
 // startFirewall applies the policy over whatever an earlier run left.
-func (d *Daemon) startFirewall() error {
+func (d *Daemon) startFirewall(ctx context.Context) error {
 	if !d.cfg.Firewall.Enabled {
 		return nil
 	}
@@ -199,7 +203,7 @@ func (d *Daemon) startFirewall() error {
 	if err := firewall.EnableForwarding("/proc", true, d.cfg.Firewall.IPv6); err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	}
-	if err := fw.Apply(d.rules); err != nil {
+	if err := fw.Apply(ctx, d.rules); err != nil {
 		d.st.setFirewall(false, err)
 		return fmt.Errorf("firewall: %w", err)
 	}
@@ -218,12 +222,18 @@ func (d *Daemon) keepFirewall(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) stopFirewall() {
+// stopFirewall removes the rules. It runs once ctx (the daemon's root
+// context) has ended, so it works under a context of its own that keeps
+// ctx's values and is bounded by cleanupTimeout, within the unit's stop
+// timeout.
+func (d *Daemon) stopFirewall(ctx context.Context) {
 	<-d.fwDone
 	if d.fw == nil {
 		return
 	}
-	if err := d.fw.Cleanup(); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := d.fw.Cleanup(ctx); err != nil {
 		d.log.Error("firewall: removing rules at stop", "err", err)
 	}
 }
