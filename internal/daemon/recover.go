@@ -43,12 +43,22 @@ func (d *Daemon) locate(ctx context.Context) (string, error) {
 		d.log.Info("modem found", "tty", c.DevPath, "usb", c.VID+":"+c.PID, "interface", c.Interface, "device", c.USBDevice)
 	}
 	d.st.setTTY(c.DevPath)
-	if loc, err := usbpower.LocateTTY(d.opts.SysRoot, c.DevPath); err == nil {
+	if loc, err := usbpower.LocateTTY(d.opts.SysRoot, ttyName(c.DevPath)); err == nil {
 		d.st.mu.Lock()
 		d.st.usbLoc = loc
 		d.st.mu.Unlock()
 	}
 	return c.DevPath, nil
+}
+
+// ttyName is the kernel's name of the tty at path, as sysfs lists it: a
+// /dev/serial/by-id link is followed, and a DevRoot other than /dev does
+// not matter.
+func ttyName(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return filepath.Base(path)
 }
 
 // beatWhile keeps the heartbeat going during a long step that does not return
@@ -182,7 +192,7 @@ func (d *Daemon) modemLocation() (usbpower.Location, error) {
 	loc, tty := d.st.usbLoc, d.st.tty
 	d.st.mu.Unlock()
 	if tty != "" {
-		if l, err := usbpower.LocateTTY(d.opts.SysRoot, tty); err == nil {
+		if l, err := usbpower.LocateTTY(d.opts.SysRoot, ttyName(tty)); err == nil {
 			d.st.mu.Lock()
 			d.st.usbLoc = l
 			d.st.mu.Unlock()

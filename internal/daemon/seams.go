@@ -112,7 +112,9 @@ type FlushConntrack func(addr netip.Addr) (uint, error)
 // systemSerial opens the real ttys.
 type systemSerial struct{}
 
-func (systemSerial) OpenAT(path string, baud int) (ATPort, error) { return modem.OpenSerial(path, baud) }
+func (systemSerial) OpenAT(path string, baud int) (ATPort, error) {
+	return modem.OpenSerial(path, baud)
+}
 func (systemSerial) OpenDial(path string, baud int) (DialLine, error) {
 	return modem.OpenDialFile(path, baud)
 }
