@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -226,85 +225,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.events.Emit(systemd.DaemonStopped, "failberry stopped", nil)
 	return nil
-}
-
-// firewallReady waits until the firewall is applied: the link must never be
-// up without it.
-func (d *Daemon) firewallReady(ctx context.Context) error {
-	select {
-	case <-d.fwDone:
-		return d.fwErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// startFirewall applies the policy over whatever an earlier run left.
-func (d *Daemon) startFirewall(ctx context.Context) error {
-	if !d.cfg.Firewall.Enabled {
-		return nil
-	}
-	fw, err := d.firewall()
-	if err != nil {
-		return fmt.Errorf("firewall: %w", err)
-	}
-	d.fw = fw
-	// No Cleanup first: Apply converges from whatever a crashed run left
-	// (duplicate jumps, stale rules or chains) by adding before deleting,
-	// so the cellular side is never open in between.
-	if err := firewall.EnableForwarding(d.opts.ProcRoot, true, d.cfg.Firewall.IPv6); err != nil {
-		return fmt.Errorf("firewall: %w", err)
-	}
-	if err := fw.Apply(ctx, d.rules); err != nil {
-		d.st.setFirewall(false, err)
-		return fmt.Errorf("firewall: %w", err)
-	}
-	d.st.setFirewall(true, nil)
-	return nil
-}
-
-// firewall is the Options' firewall, or iptables, whose repairs become
-// journal events.
-func (d *Daemon) firewall() (Firewall, error) {
-	if d.opts.Firewall != nil {
-		return d.opts.Firewall, nil
-	}
-	fw, err := firewall.NewSystem(d.log, d.cfg.Firewall.IPv6)
-	if err != nil {
-		return nil, err
-	}
-	fw.Repaired = func(changes []string) {
-		d.events.Emit(systemd.FirewallRepaired, fmt.Sprintf("firewall rules changed behind failberry's back were restored (%d changes)", len(changes)),
-			map[string]string{"CHANGES": strings.Join(changes, "; ")})
-	}
-	return fw, nil
-}
-
-func (d *Daemon) keepFirewall(ctx context.Context) {
-	if d.firewallReady(ctx) != nil || d.fw == nil {
-		return
-	}
-	err := d.fw.Keep(ctx, d.rules, time.Duration(d.cfg.Firewall.ReconcileInterval))
-	if err != nil && !errors.Is(err, context.Canceled) {
-		d.log.Error("firewall upkeep stopped", "err", err)
-		d.st.setFirewall(false, err)
-	}
-}
-
-// stopFirewall removes the rules. It runs once ctx (the daemon's root
-// context) has ended, so it works under a context of its own that keeps
-// ctx's values and is bounded by cleanupTimeout, within the unit's stop
-// timeout.
-func (d *Daemon) stopFirewall(ctx context.Context) {
-	<-d.fwDone
-	if d.fw == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if err := d.fw.Cleanup(ctx); err != nil {
-		d.log.Error("firewall: removing rules at stop", "err", err)
-	}
 }
 
 // listen binds the public health endpoint, the status listener and the

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/systemd"
 )
 
@@ -229,4 +231,36 @@ func signalText(i modem.Info) string {
 		return "unknown"
 	}
 	return fmt.Sprint(i.SignalDBM)
+}
+
+// pppdOptions are pppd's settings from the config.
+func (d *Daemon) pppdOptions() pppd.Options {
+	p := d.cfg.PPP
+	return pppd.Options{
+		Path: p.PPPD, Unit: p.Unit, Linkname: Linkname,
+		LCPEchoInterval: p.LCPEchoInterval, LCPEchoFailure: p.LCPEchoFailure,
+		PeerDNS: p.PeerDNS, MTU: p.MTU, Baud: d.cfg.Modem.Baud, Extra: extraArgs(p.Options),
+		Debug: d.cfg.LogLevel == "debug",
+	}
+}
+
+// bringupConfig is the AT bring-up's settings from the config, with the PIN
+// already read.
+func (d *Daemon) bringupConfig(pin string) modem.BringupConfig {
+	m := d.cfg.Modem
+	return modem.BringupConfig{
+		Init: m.Init, PIN: pin, APN: m.APN, PDPType: m.PDPType, CID: 1,
+		AllowRoaming: m.AllowRoaming, RegistrationTimeout: time.Duration(m.RegistrationTimeout),
+		CommandTimeout: time.Duration(m.CommandTimeout),
+	}
+}
+
+// extraArgs splits ppp.options, one option with its arguments per item, into
+// pppd argv words.
+func extraArgs(options []string) []string {
+	var args []string
+	for _, o := range options {
+		args = append(args, strings.Fields(o)...)
+	}
+	return args
 }
