@@ -23,6 +23,7 @@ import (
 	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/ddns"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
@@ -134,6 +135,8 @@ type Daemon struct {
 	fwErr  error
 
 	replyErr string // the last reply routing error, logged when it changes
+
+	dns *ddns.Updater // publishes the cellular address; nil without dns.provider
 }
 
 // New checks what can be checked before anything is touched: a config that
@@ -168,6 +171,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if cfg.Recovery.Reboot.Enabled {
 		d.reboot.MaxPerDay = cfg.Recovery.Reboot.MaxPerDay
+	}
+	if d.dns, err = d.newDNS(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -215,9 +221,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.removeReplies()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); d.notify.Watchdog(ctx, d.beat.Last) }()
-	go func() { defer wg.Done(); d.keepFirewall(ctx) }()
+	wg.Go(func() { d.notify.Watchdog(ctx, d.beat.Last) })
+	wg.Go(func() { d.keepFirewall(ctx) })
+	if d.dns != nil {
+		wg.Go(func() { _ = d.dns.Run(ctx) }) // returns nil when ctx ends
+	}
 	d.supervise(ctx)
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/systemd"
 )
 
@@ -29,7 +31,7 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 	for _, s := range c.Firewall.AllowSources {
 		sources = append(sources, s.Prefix)
 	}
-	return firewall.Policy{
+	p := firewall.Policy{
 		WAN:           firewall.DefaultWAN,
 		LAN:           c.Firewall.LAN,
 		MasqueradeOut: c.Firewall.MasqueradeOut,
@@ -38,7 +40,46 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 		InboundICMP:   c.Firewall.InboundICMP,
 		IPv6:          c.Firewall.IPv6,
 		ClampMSS:      c.Firewall.ClampMSS,
+		Forwards:      c.Firewall.Forwards,
+		DMZ:           c.Firewall.DMZ,
+		DMZ6:          c.Firewall.DMZ6,
+		SNATForwards:  c.Firewall.SNATForwards,
+		// Connections are marked by the link they came in on, with the
+		// marks reply routing routes by (replies.go): the same constants.
+		Marks:    []firewall.InterfaceMark{{Interface: firewall.DefaultWAN, Mark: route.MarkCellular}},
+		MarkMask: route.MarkMask,
 	}
+	if w := c.Route.WiredInterface; w != "" {
+		p.Marks = append([]firewall.InterfaceMark{{Interface: w, Mark: route.MarkWired}}, p.Marks...)
+	}
+	return p
+}
+
+// ConfigChecks are the rules about the whole config that other packages
+// own; every command that loads the config for use runs them.
+var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall}
+
+// policyKeys names the config key of each firewall.Policy field that has one.
+var policyKeys = map[string]string{"Forwards": "firewall.forwards", "DMZ": "firewall.dmz",
+	"DMZ6": "firewall.dmz6", "SNATForwards": "firewall.snat_forwards"}
+
+// CheckFirewall is the config's check of the firewall policy (a
+// config.Check): the firewall's own validation, pointed at the key and line
+// of what it refuses, so `failberry check` and `failberry run` agree.
+func CheckFirewall(c config.Config) error {
+	_, err := firewall.Build(FirewallPolicy(c))
+	var fe *firewall.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe) && policyKeys[fe.Field] != "":
+		key := policyKeys[fe.Field]
+		if fe.Index >= 0 {
+			key = fmt.Sprintf("%s[%d]", key, fe.Index)
+		}
+		return &config.KeyError{Key: key, Msg: fe.Err.Error()}
+	}
+	return &config.KeyError{Key: "firewall", Msg: err.Error()}
 }
 
 // listenPort is the port of a listen address such as ":9000".

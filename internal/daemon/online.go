@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/failberry/failberry/health"
@@ -144,9 +145,12 @@ func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 	case l.Ready() && !s.online && l.Peer.IsValid():
 		return s.up(ctx, l)
 	case l.Ready():
-		if s.link.Ready() && l.Local != s.link.Local {
-			s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
-			s.d.flushConntrack(s.link.Local)
+		if s.link.Ready() && (l.Local != s.link.Local || !slices.Equal(l.Local6, s.link.Local6)) {
+			if l.Local != s.link.Local {
+				s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
+				s.d.flushConntrack(s.link.Local)
+			}
+			s.d.cellularAddress(l)
 		}
 		s.link = l
 		if err := s.d.routes.Apply(l); err != nil {
@@ -166,6 +170,7 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 	}
 	s.link, s.online = l, true
 	d.applyReplies(l)
+	d.cellularAddress(l)
 	info := d.st.snapshotInfo()
 	d.setPhase(PhaseOnline, statusLine(l, info))
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{

@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"strings"
-
-	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/route"
 )
 
@@ -14,21 +11,6 @@ import (
 // route.MarkCellular); the routes seam converges the rules and tables that
 // route the marked replies.
 
-// wiredInterface is the wired uplink whose connections' replies must leave
-// through it; "" when the config names none.
-//
-// TODO(lead): read it from a route.wired_interface config key. Until then it
-// is the first firewall.lan entry that names one interface (an "eth+"
-// wildcard names none).
-func wiredInterface(c config.Config) string {
-	for _, name := range c.Firewall.LAN {
-		if name != "" && !strings.HasSuffix(name, "+") {
-			return name
-		}
-	}
-	return ""
-}
-
 // replyPolicy is the reply routing for the links as they are: the wired
 // uplink through its own gateways, and the cellular link while cell is
 // ready (a point-to-point link: direct routes, IPv6 only with a global
@@ -36,7 +18,7 @@ func wiredInterface(c config.Config) string {
 func (d *Daemon) replyPolicy(cell route.Link) (route.Policy, error) {
 	var p route.Policy
 	var err error
-	if wired := wiredInterface(d.cfg); wired != "" {
+	if wired := d.cfg.Route.WiredInterface; wired != "" {
 		var v4, v6 route.Hop
 		if v4, v6, err = d.routes.Gateways(wired); err == nil {
 			p.Uplinks = append(p.Uplinks, route.Uplink{Name: wired, Mark: route.MarkWired, V4: v4, V6: v6})
