@@ -92,9 +92,7 @@ func persistentBlackholeClimbs(t *testing.T, ctx context.Context, vm *bench.VM) 
 	since := guestNow(t, ctx, vm)
 	lanReachesInternet(t, ctx, vm, start, 90*time.Second)
 	offs := powerOffTimes(t, vm)
-	if err := vm.CarrierBlackhole(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	setBlackhole(t, ctx, vm, true)
 	faultAt := time.Now()
 	if out, err := vm.Run(ctx, 10*time.Second, `ip netns exec lan ping -c 2 -W 1 198.51.100.10`); err == nil {
 		t.Fatalf("the lan host still reaches the internet through the carrier's black hole:\n%s", out)
@@ -104,8 +102,15 @@ func persistentBlackholeClimbs(t *testing.T, ctx context.Context, vm *bench.VM) 
 		cut = powerOffTimes(t, vm)[len(offs):]
 		return len(cut) > 0
 	})
+	// The cleared-fault scenario goes on from here: the carrier clears the
+	// black hole while the modem is off, before it is back and dialled.
+	clearBlackhole(t, ctx, vm)
 	steps := recoverySteps(t, ctx, vm, since)
 	want := withReason(climb(bench.RedialAttempts, bench.ModemResetAttempts, 1), "path")
+	if len(steps) > len(want) && stepsMatch(steps[:len(want)], want) {
+		t.Fatalf("the black hole was cleared %v after the power cut, too late: the ladder went on:\n%s",
+			time.Since(cut[0]).Round(100*time.Millisecond), stepsText(steps))
+	}
 	if got := stepsText(steps); !stepsMatch(steps, want) {
 		t.Fatalf("a persistent black hole's recovery steps (journal, MESSAGE_ID=%s):\n%s\nwant:\n%s", systemd.RecoveryStep.ID, got, stepsText(want))
 	}
@@ -119,8 +124,24 @@ func persistentBlackholeClimbs(t *testing.T, ctx context.Context, vm *bench.VM) 
 	t.Logf("scenario persistent-blackhole: %v", time.Since(start).Round(100*time.Millisecond))
 }
 
+// clearBlackhole clears the carrier's black hole and logs how long it took.
+func clearBlackhole(t *testing.T, ctx context.Context, vm *bench.VM) {
+	t.Helper()
+	setBlackhole(t, ctx, vm, false)
+}
+
+func setBlackhole(t *testing.T, ctx context.Context, vm *bench.VM, on bool) {
+	t.Helper()
+	start := time.Now()
+	if err := vm.CarrierBlackhole(ctx, on); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("carrier black hole on=%v (%v)", on, time.Since(start).Round(10*time.Millisecond))
+}
+
 // clearedFaultResetsAfterHealthy picks up after the power cycle: the carrier
-// clears the black hole, the lan reaches the internet again, and the ladder
+// has cleared the black hole (persistentBlackholeClimbs does it as soon as
+// the power is cut), the lan reaches the internet again, and the ladder
 // stays where it was until the path has been healthy for healthy_after. A
 // black hole back as soon as the link is up goes on climbing (the second
 // power cycle); one that comes after healthy_after starts at redial 1.
@@ -128,18 +149,16 @@ func clearedFaultResetsAfterHealthy(t *testing.T, ctx context.Context, vm *bench
 	start := time.Now()
 	since := guestNow(t, ctx, vm)
 	healthy := bench.HealthyAfter()
-	if err := vm.CarrierBlackhole(ctx, false); err != nil {
-		t.Fatal(err)
-	}
 	offs := len(powerOffTimes(t, vm))
 	back := lanReachesInternet(t, ctx, vm, start, 120*time.Second)
-	t.Logf("black hole cleared after the power cut: lan reaches the internet in %v", back.Round(100*time.Millisecond))
+	t.Logf("black hole cleared at the power cut: lan reaches the internet in %v", back.Round(100*time.Millisecond))
 	upAt := time.Now()
+	if steps := recoverySteps(t, ctx, vm, since); len(steps) > 0 {
+		t.Fatalf("recovery steps while the link came back without a fault:\n%s", stepsText(steps))
+	}
 
 	// Before healthy_after: the climb goes on.
-	if err := vm.CarrierBlackhole(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	setBlackhole(t, ctx, vm, true)
 	var steps []stepEvent
 	waitFor(t, 60*time.Second, "a recovery step for the black hole back before healthy_after", func() bool {
 		steps = recoverySteps(t, ctx, vm, since)
@@ -154,9 +173,7 @@ func clearedFaultResetsAfterHealthy(t *testing.T, ctx context.Context, vm *bench
 		t.Fatalf("the path was declared down %v after the link came up, not before healthy_after %v: the bench cannot tell", lead, healthy)
 	}
 	waitFor(t, 60*time.Second, "the second power cut (qemu hub trace)", func() bool { return len(powerOffTimes(t, vm)) > offs })
-	if err := vm.CarrierBlackhole(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	clearBlackhole(t, ctx, vm)
 	lanReachesInternet(t, ctx, vm, time.Now(), 120*time.Second)
 	upAt = time.Now()
 
@@ -168,9 +185,7 @@ func clearedFaultResetsAfterHealthy(t *testing.T, ctx context.Context, vm *bench
 		guest(t, ctx, vm, 10*time.Second, bench.LanPing)
 		time.Sleep(2 * time.Second)
 	}
-	if err := vm.CarrierBlackhole(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	setBlackhole(t, ctx, vm, true)
 	waitFor(t, 60*time.Second, "a recovery step for the black hole back after healthy_after", func() bool {
 		steps = recoverySteps(t, ctx, vm, since)
 		return len(steps) >= 2
@@ -179,9 +194,7 @@ func clearedFaultResetsAfterHealthy(t *testing.T, ctx context.Context, vm *bench
 	if got := stepsText(steps); !stepsMatch(steps, late) {
 		t.Fatalf("black hole back after healthy_after %v: steps\n%s\nwant (the ladder starts over at redial 1):\n%s", healthy, got, stepsText(late))
 	}
-	if err := vm.CarrierBlackhole(ctx, false); err != nil {
-		t.Fatal(err)
-	}
+	clearBlackhole(t, ctx, vm)
 	lanReachesInternet(t, ctx, vm, time.Now(), 90*time.Second)
 	t.Logf("scenario cleared-fault: %v (healthy_after %v)", time.Since(start).Round(100*time.Millisecond), healthy)
 }
