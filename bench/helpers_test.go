@@ -53,7 +53,7 @@ func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *
 		testenv.Skip(t, "%v", err)
 	}
 	buildOnce(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	t.Cleanup(cancel)
 	cfg.Seed = time.Now().UnixNano()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))

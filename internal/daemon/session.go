@@ -158,6 +158,11 @@ func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
 	d.log.Info("modem silent: escaping a call left up", "step", "hangup")
 	if err := modem.Hangup(ctx, eng); err != nil {
 		d.log.Debug("hangup", "err", err)
+		if errors.Is(err, modem.ErrTimeout) {
+			// Silent through AT, the escape's guard times and ATH: a hung
+			// modem, which one more AT will not wake (it cost 1.3 s).
+			return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
+		}
 	}
 	if _, err := eng.Command(ctx, "AT", wakeTimeout); err != nil {
 		return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
