@@ -27,7 +27,6 @@ func TestDaemonLadderUnderSystemd(t *testing.T) {
 	ctx, vm := startVMWith(t, sim.Config{}, true)
 	waitGuest(t, ctx, vm, 60*time.Second, `systemctl is-system-running --wait >/dev/null 2>&1; systemctl is-active bench.target`)
 	setupNetworks(t, ctx, vm)
-	checkHealthyAfterKey(t, ctx, vm)
 	installUnit(t, ctx, vm, bench.DaemonConfig(""))
 
 	t.Run("flapping-link", func(t *testing.T) { flappingLinkClimbs(t, ctx, vm) })
@@ -148,7 +147,7 @@ func setBlackhole(t *testing.T, ctx context.Context, vm *bench.VM, on bool) {
 func clearedFaultResetsAfterHealthy(t *testing.T, ctx context.Context, vm *bench.VM) {
 	start := time.Now()
 	since := guestNow(t, ctx, vm)
-	healthy := bench.HealthyAfter()
+	healthy := bench.HealthyAfter
 	offs := len(powerOffTimes(t, vm))
 	back := lanReachesInternet(t, ctx, vm, start, 120*time.Second)
 	t.Logf("black hole cleared at the power cut: lan reaches the internet in %v", back.Round(100*time.Millisecond))
@@ -215,22 +214,6 @@ install -d /etc/failberry && install -m 600 /mnt/failberry.yaml /etc/failberry/f
 install -m 644 /mnt/failberry.service /etc/systemd/system/failberry.service
 systemctl daemon-reload
 systemctl start failberry`)
-}
-
-// checkHealthyAfterKey fails once the config knows recovery.healthy_after
-// while the bench still runs without it: time to switch bench.HealthyAfterKey on.
-func checkHealthyAfterKey(t *testing.T, ctx context.Context, vm *bench.VM) {
-	t.Helper()
-	if bench.HealthyAfterKey {
-		return // the bench's config sets it; the daemon would refuse to start without it
-	}
-	cfg := bench.DaemonConfig("") + fmt.Sprintf("  healthy_after: %v\n", bench.HealthyAfterShort)
-	if err := os.WriteFile(filepath.Join(vm.Work, "healthy-after.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := vm.Run(ctx, 20*time.Second, `/mnt/bin/failberry check --config /mnt/healthy-after.yaml`); err == nil {
-		t.Errorf("failberry check accepts recovery.healthy_after now: switch bench.HealthyAfterKey on\n%s", out)
-	}
 }
 
 // stepEvent is one recovery-step event from the journal.

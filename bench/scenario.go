@@ -46,48 +46,20 @@ const (
 	PowerCycleAttempts = 2
 )
 
-// HealthyAfterKey says whether the daemon's config has the key
-// recovery.healthy_after. SWITCH ON (true) once internal/config has it: the
-// bench's recovery section then sets it to HealthyAfterShort, and the
-// cleared-fault scenario waits that long instead of the daemon's built-in
-// default (DefaultHealthyAfter). Until then the key would be refused as
-// unknown, and the bench runs against the built-in 2 minutes.
-const HealthyAfterKey = false
-
-const (
-	// HealthyAfterShort is the bench's recovery.healthy_after once the key
-	// exists: longer than one black-hole detection (healthy interval, then
-	// down_after failing rounds: at most about 11 s on the bench), so a fault
-	// injected as the link comes back is caught before the proof.
-	HealthyAfterShort = 20 * time.Second
-	// DefaultHealthyAfter is the daemon's built-in healthy_after
-	// (internal/daemon/daemon.go).
-	DefaultHealthyAfter = 2 * time.Minute
-)
-
-// HealthyAfter is the healthy_after the daemon runs with on the bench.
-func HealthyAfter() time.Duration {
-	if HealthyAfterKey {
-		return HealthyAfterShort
-	}
-	return DefaultHealthyAfter
-}
+// HealthyAfter is the bench's recovery.healthy_after: longer than one
+// black-hole detection (healthy interval, then down_after failing rounds: at
+// most about 11 s on the bench), so a fault injected as the link comes back
+// is caught before the proof.
+const HealthyAfter = 20 * time.Second
 
 // RecoverySection is the bench's recovery ladder: short backoffs.
-var RecoverySection = recoverySection()
-
-func recoverySection() string {
-	s := fmt.Sprintf(`recovery:
+var RecoverySection = fmt.Sprintf(`recovery:
   redial: {attempts: %d, backoff: 1s, max_backoff: 2s}
   modem_reset: {attempts: %d, backoff: 1s, max_backoff: 1s}
   power_cycle: {attempts: %d, backoff: 1s, max_backoff: 2s, off_time: 1s}
   sim_retry: 1m
-`, RedialAttempts, ModemResetAttempts, PowerCycleAttempts)
-	if HealthyAfterKey {
-		s += fmt.Sprintf("  healthy_after: %v\n", HealthyAfterShort)
-	}
-	return s
-}
+  healthy_after: %v
+`, RedialAttempts, ModemResetAttempts, PowerCycleAttempts, HealthyAfter)
 
 // Script is the guest's path of one of the bench's guest scripts: Start
 // copies them into the shared work directory, because the source tree may

@@ -32,6 +32,7 @@ func TestClassify(t *testing.T) {
 		{errLinkTimeout, ClassPPP},
 		{fmt.Errorf("%w: netlink subscription: %v", errLinkWatch, "ENOBUFS"), ClassPPP},
 		{errPathDown, ClassPath},
+		{fmt.Errorf("%w: ppp0", errLinkLost), ClassPPP},
 		{fmt.Errorf("%w: pin_file unreadable", errConfig), ClassConfig},
 	}
 	for _, tt := range tests {

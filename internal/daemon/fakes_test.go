@@ -191,7 +191,7 @@ func (p *fakePPP) exit(err error) {
 func (p *fakePPP) Done() <-chan struct{} { return p.done }
 func (p *fakePPP) Wait() error           { <-p.done; return p.err }
 func (p *fakePPP) Pid() int              { return p.pid }
-func (p *fakePPP) Stop(time.Duration) error {
+func (p *fakePPP) Stop(grace time.Duration) error {
 	stopped := false
 	p.once.Do(func() {
 		stopped = true
@@ -200,7 +200,7 @@ func (p *fakePPP) Stop(time.Duration) error {
 		close(p.done)
 	})
 	if stopped {
-		p.rec.add("pppd stop %d", p.pid)
+		p.rec.add("pppd stop %d grace %v", p.pid, grace)
 	}
 	return nil
 }

@@ -26,6 +26,10 @@ var (
 	// the session is blind (no route when the link comes up, no reaction
 	// when it changes), so the session ends and the next one watches again.
 	errLinkWatch = errors.New("watching the ppp link failed")
+	// errLinkLost: the ppp link lost its address or went down while online:
+	// pppd's LCP echo gave up on the peer (a hung modem, a dead carrier).
+	// pppd itself would exit only after its Terminate-Request timeouts.
+	errLinkLost = errors.New("PPP link lost its address")
 )
 
 // online supervises a running pppd: it installs the default route when the
@@ -39,7 +43,7 @@ func (d *Daemon) online(ctx context.Context, proc PPP) error {
 	go s.watch(ctx, pppd.Interface(d.pppdOptions()))
 	defer s.end()
 	err := s.loop(ctx)
-	s.dead = errors.Is(err, errPathDown)
+	s.dead = errors.Is(err, errPathDown) || errors.Is(err, errLinkLost)
 	return err
 }
 
@@ -156,8 +160,8 @@ func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 		if err := s.d.routes.Apply(l); err != nil {
 			return fmt.Errorf("default route via %s: %w", l.Name, err)
 		}
-	case s.link.Ready():
-		s.d.log.Info("ppp link lost its address or went down", "interface", l.Name)
+	case s.online:
+		return fmt.Errorf("%w: %s", errLinkLost, l.Name)
 	}
 	s.d.applyReplies(l)
 	return nil

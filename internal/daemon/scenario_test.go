@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -280,4 +281,25 @@ func TestScenarioReplyRouting(t *testing.T) {
 		t.Fatalf("reply routing after the link went down: %q, want the wired uplink only", got)
 	}
 	h.stop() // checks that it is removed
+}
+
+// TestScenarioLinkLostEndsTheSessionAtOnce: pppd's LCP echo gave up on the
+// peer and the link lost its address. The session ends there, as a PPP
+// failure, and pppd is stopped without waiting for a Terminate-Ack that
+// cannot come (the hang-to-power-off time of issue 11).
+func TestScenarioLinkLostEndsTheSessionAtOnce(t *testing.T) {
+	h := newHarness(t, sim.Config{}, nil)
+	h.start()
+	p, w := h.session()
+	h.up(w)
+	w.fn(route.Link{Name: "ppp0", Index: 7, Up: false})
+	receive(t, "pppd to be stopped", p.Done())
+	h.session()
+	if got := h.steps(); !slices.Equal(got, []string{"redial 1 (ppp)"}) {
+		t.Errorf("steps %q, want one redial for a PPP failure", got)
+	}
+	if want := fmt.Sprintf("pppd stop %d grace %v", p.Pid(), deadPathStopGrace); !h.has(want) {
+		t.Errorf("no %q in%s", want, joined(h.rec.all()))
+	}
+	h.stop()
 }
