@@ -44,7 +44,12 @@ func wantState(r Rules) *fakeTables {
 }
 
 func TestApplyConverges(t *testing.T) {
-	rs := mustBuild(t, fullPolicy())
+	for name, p := range map[string]Policy{"outbound": fullPolicy(), "inbound": inboundPolicy()} {
+		t.Run(name, func(t *testing.T) { testApplyConverges(t, mustBuild(t, p)) })
+	}
+}
+
+func testApplyConverges(t *testing.T, rs Ruleset) {
 	starts := map[string]func(f *fakeTables){
 		"empty": func(f *fakeTables) {},
 		"partial": func(f *fakeTables) {
@@ -65,6 +70,12 @@ func TestApplyConverges(t *testing.T) {
 			f.add("filter", chainForward, "-j ACCEPT")
 			f.add("filter", chainForward, rs.V4.Chains[1].Rules...)
 			f.add("filter", chainForward, rs.V4.Chains[1].Rules...)
+		},
+		"inbound chains damaged": func(f *fakeTables) {
+			f.add("nat", chainDNAT, "-i ppp+ -j ACCEPT")
+			f.add("nat", "PREROUTING", "-i ppp+ -j "+chainDNAT, "-j "+chainDNAT)
+			f.add("mangle", chainMarkOut)
+			f.add("mangle", "OUTPUT", "-o lo -j "+chainMarkOut, "-j "+chainMarkOut)
 		},
 		"stale chain and conditional jump": func(f *fakeTables) {
 			f.add("mangle", ChainPrefix+"OLD", "-j ACCEPT")
@@ -194,7 +205,7 @@ func testCleanup(t *testing.T, wrap func(*fakeTables) Tables) {
 	addForeign(v4)
 	pristine := v4.dump()
 	fw := New(wrap(v4), wrap(v6), nil)
-	if err := fw.Apply(mustBuild(t, fullPolicy())); err != nil {
+	if err := fw.Apply(mustBuild(t, inboundPolicy())); err != nil {
 		t.Fatal(err)
 	}
 	v4.add("filter", "OUTPUT", "-j "+chainInput) // a jump we never make

@@ -25,40 +25,40 @@ const established = "-m conntrack --ctstate RELATED,ESTABLISHED"
 
 // buildFamily writes the rules for one family, in the canonical text
 // `iptables -S` prints, so Apply can compare the kernel's listing as text.
-func buildFamily(p Policy, v6 bool) Rules {
+// Chains of features the policy does not use are not created, so a policy
+// without forwards or marks gets exactly the rules it always had.
+func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 	w := p.WAN
-	return Rules{
-		Chains: buildChains(p, w, v6),
-		Jumps:  buildJumps(p),
+	var r Rules
+	add := func(table, from, name string, rules []string) {
+		r.Chains = append(r.Chains, Chain{Table: table, Name: name, Rules: rules})
+		r.Jumps = append(r.Jumps, Jump{Table: table, From: from, To: name})
 	}
-}
-
-func buildChains(p Policy, w string, v6 bool) []Chain {
-	chains := []Chain{
-		{Table: tableFilter, Name: chainInput, Rules: inputRules(p, w, v6)},
-		{Table: tableFilter, Name: chainForward, Rules: forwardRules(p, w, v6)},
-		{Table: tableNAT, Name: chainPostrouting, Rules: natRules(p, w)},
+	add(tableFilter, "INPUT", chainInput, inputRules(p, w, v6))
+	add(tableFilter, "FORWARD", chainForward, forwardRules(p, fws, w, v6))
+	if !v6 {
+		if dnat := dnatRules(p, fws, w); len(dnat) > 0 {
+			add(tableNAT, "PREROUTING", chainDNAT, dnat)
+		}
+	}
+	post := natRules(p, w)
+	if !v6 {
+		post = append(post, snatRules(p, fws)...)
+	}
+	add(tableNAT, "POSTROUTING", chainPostrouting, post)
+	if len(p.Marks) > 0 {
+		pre, out := markRules(p)
+		add(tableMangle, "PREROUTING", chainMarkIn, pre)
+		add(tableMangle, "OUTPUT", chainMarkOut, out)
 	}
 	if p.ClampMSS {
 		clamp := "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu"
-		chains = append(chains, Chain{Table: tableMangle, Name: chainMSS, Rules: []string{
+		add(tableMangle, "FORWARD", chainMSS, []string{
 			"-o " + w + " " + clamp,
 			"-i " + w + " " + clamp,
-		}})
+		})
 	}
-	return chains
-}
-
-func buildJumps(p Policy) []Jump {
-	jumps := []Jump{
-		{Table: tableFilter, From: "INPUT", To: chainInput},
-		{Table: tableFilter, From: "FORWARD", To: chainForward},
-		{Table: tableNAT, From: "POSTROUTING", To: chainPostrouting},
-	}
-	if p.ClampMSS {
-		jumps = append(jumps, Jump{Table: tableMangle, From: "FORWARD", To: chainMSS})
-	}
-	return jumps
+	return r
 }
 
 // inputRules: on the WAN only replies, the health port and (optionally) echo
@@ -83,14 +83,16 @@ func inputRules(p Policy, w string, v6 bool) []string {
 	return append(rules, in+"-j DROP")
 }
 
-// forwardRules: replies both ways; nothing new from the WAN; LAN to WAN for
-// the allowed sources; anything else to the WAN rejected at once.
-func forwardRules(p Policy, w string, v6 bool) []string {
+// forwardRules: replies both ways; nothing new from the WAN but the
+// forwards; LAN to WAN for the allowed sources; anything else to the WAN
+// rejected at once.
+func forwardRules(p Policy, fws []forward, w string, v6 bool) []string {
 	rules := []string{
 		"-i " + w + " " + established + " -j ACCEPT",
 		"-o " + w + " " + established + " -j ACCEPT",
-		"-i " + w + " -j DROP",
 	}
+	rules = append(rules, forwardAccepts(p, fws, w, v6)...)
+	rules = append(rules, "-i "+w+" -j DROP")
 	sources := familySources(p.AllowSources, v6)
 	for _, lan := range p.LAN {
 		if len(p.AllowSources) == 0 {

@@ -3,6 +3,16 @@
 // starts (optionally only from an allowlist, because the data plan is
 // metered), and a WAN side that answers only on the health port.
 //
+// The inbound path (Policy.Marks, Forwards, DMZ, DMZ6, SNATForwards) adds
+// what a cellular router in "DMZ" mode gives: port forwards and a DMZ host
+// on the cellular address (DNAT in nat FAILBERRY-PREROUTING, accepted in
+// FAILBERRY-FORWARD only with --ctstate DNAT, masqueraded to the Pi's LAN
+// address so the host's answers come back through the Pi), plain accepts
+// for IPv6 hosts, and connection marks by incoming interface (mangle
+// FAILBERRY-PREROUTING and FAILBERRY-OUTPUT) so the route side can send
+// replies back out of the interface they came in on. Anything not
+// forwarded still gets no answer on the WAN.
+//
 // Everything lives in chains the daemon owns (prefix "FAILBERRY-"), reached by
 // one jump at the top of each built-in chain, so a crash or a restart never
 // piles up rules: Cleanup removes the jumps and the chains, Apply converges to

@@ -44,6 +44,40 @@ type Policy struct {
 	// ClampMSS clamps the MSS of forwarded TCP SYNs to the path MTU, for
 	// carriers whose MTU is below 1500 and who drop ICMP "too big".
 	ClampMSS bool
+
+	// Marks gives connections a mark by the interface they arrived on, for
+	// routing their replies back out of it (see InterfaceMark); typically
+	// the wired LAN interface and the WAN. Empty: no marks, no mangle
+	// PREROUTING/OUTPUT chains.
+	Marks []InterfaceMark
+	// MarkMask is the part of the mark failberry's marks live in; zero
+	// means DefaultMarkMask. The route side must match Mark/MarkMask.
+	MarkMask uint32
+
+	// Forwards are the ports forwarded from the WAN to LAN hosts. Explicit
+	// forwards win over the DMZ host.
+	Forwards []Forward
+	// DMZ, when valid, is the IPv4 LAN host that receives everything that
+	// arrives on the WAN and is neither a reply, a forward, the health port
+	// nor (with InboundICMP) an echo request, like a cellular router's
+	// "DMZ" or "forward all" mode. Without InboundICMP, echo requests go to
+	// the DMZ host too.
+	DMZ netip.Addr
+	// DMZ6, when valid, is an IPv6 LAN host to which every connection from
+	// the WAN is accepted (no NAT: it is reached at its own address).
+	DMZ6 netip.Addr
+	// SNATForwards masquerades forwarded IPv4 connections (forwards and the
+	// DMZ) to the Pi's LAN address as they leave for the LAN host. The
+	// config default is on: the LAN host's default route usually points at
+	// the main router, which would send the replies out of the wired link,
+	// from the wired address, where the sender drops them. The cost is that
+	// the host sees the Pi, not the real peer, as the source; turn it off
+	// only when the forwarded hosts route through the Pi.
+	SNATForwards bool
+	// LANNetworks, when not empty, are the LAN's networks: forward targets
+	// and DMZ hosts of a family that has one must be inside one, which
+	// catches a typo that would forward to the internet. Empty: not checked.
+	LANNetworks []netip.Prefix
 }
 
 // Table names and the chains we own. Owned chains carry ChainPrefix so that
@@ -103,9 +137,13 @@ func Build(p Policy) (Ruleset, error) {
 	if err := validate(p); err != nil {
 		return Ruleset{}, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
 	}
-	rs := Ruleset{V4: buildFamily(p, false)}
+	fws, err := validateInbound(p)
+	if err != nil {
+		return Ruleset{}, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
+	}
+	rs := Ruleset{V4: buildFamily(p, fws, false)}
 	if p.IPv6 {
-		rs.V6 = buildFamily(p, true)
+		rs.V6 = buildFamily(p, fws, true)
 	}
 	return rs, nil
 }

@@ -404,91 +404,123 @@ func TestSystemAllowlist(t *testing.T) {
 	})
 }
 
+// TestSystemConverge runs the outbound policy and the inbound one (marks,
+// forwards, DMZ hosts): apply, no-op apply, repair, Keep, restart, Cleanup.
 func TestSystemConverge(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tp *topo) {
-		ipt := func(args ...string) { run(t, tp.wrap4, args...) }
-		ipt6 := func(args ...string) { run(t, tp.wrap6, args...) }
-		ipt("-A", "INPUT", "-i", "eth0", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
-		ipt6("-A", "FORWARD", "-i", "eth0", "-j", "ACCEPT")
-		baseline := rulesOnly(tp.save())
-		rs := tp.ruleset(tp.policy)
-
-		fw := tp.firewall()
-		if err := fw.Apply(rs); err != nil {
-			t.Fatalf("Apply: %v", err)
-		}
-		applied := tp.save()
-		for _, want := range []string{"-A INPUT -j FAILBERRY-INPUT", "-A FAILBERRY-POSTROUTING -o ppp+ -j MASQUERADE", "icmpv6-type 135"} {
-			if !strings.Contains(applied, want) {
-				t.Errorf("save lacks %q:\n%s", want, applied)
-			}
-		}
-
-		var n calls
-		v4, v6 := tp.tables()
-		if err := New(counted(v4, &n), counted(v6, &n), nil).Apply(rs); err != nil {
-			t.Fatalf("second Apply: %v", err)
-		}
-		if n.changes != 0 || n.restores != 0 {
-			t.Errorf("second Apply made %d changes (%d restores), want 0", n.changes, n.restores)
-		}
-		sameSave(t, "after second Apply", applied, tp.save())
-
-		ipt("-D", "FAILBERRY-INPUT", "2")
-		ipt("-F", "FAILBERRY-FORWARD")
-		ipt("-t", "nat", "-D", "POSTROUTING", "1")
-		ipt("-I", "INPUT", "3", "-j", "FAILBERRY-INPUT")
-		ipt6("-D", "FAILBERRY-INPUT", "-i", "ppp+", "-j", "DROP")
-		if err := fw.Apply(rs); err != nil {
-			t.Fatalf("repairing Apply: %v", err)
-		}
-		sameSave(t, "after repair", applied, tp.save())
-
-		// Keep restores a rule deleted behind its back.
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- fw.Keep(ctx, rs, 50*time.Millisecond) }()
-		ipt("-t", "mangle", "-D", "FAILBERRY-FORWARD", "1")
-		deadline := time.Now().Add(20 * time.Second)
-		for tp.save() != applied && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		cancel()
-		<-done
-		sameSave(t, "after Keep", applied, tp.save())
-
-		// A crash: a new process applies over the old state, with and
-		// without Cleanup first; no duplicates either way.
-		if err := tp.firewall().Apply(rs); err != nil {
-			t.Fatal(err)
-		}
-		sameSave(t, "after restart without cleanup", applied, tp.save())
-		fresh := tp.firewall()
-		if err := fresh.Cleanup(); err != nil {
-			t.Fatal(err)
-		}
-		if err := fresh.Apply(rs); err != nil {
-			t.Fatal(err)
-		}
-		sameSave(t, "after restart with cleanup", applied, tp.save())
-
-		// A bad policy is refused before anything is touched.
-		bad := tp.policy
-		bad.HealthPort = 0
-		if _, err := Build(bad); !errors.Is(err, ErrInvalidPolicy) {
-			t.Errorf("Build(port 0) = %v", err)
-		}
-		sameSave(t, "after bad policy", applied, tp.save())
-
-		if err := fresh.Cleanup(); err != nil {
-			t.Fatal(err)
-		}
-		after := rulesOnly(tp.save())
-		if strings.Contains(after, ChainPrefix) {
-			t.Errorf("owned rules left after Cleanup:\n%s", after)
-		}
-		sameSave(t, "after Cleanup (vs before Apply)", baseline, after)
+		t.Run("outbound", func(t *testing.T) { testSystemConverge(t, tp, tp.policy, nil, nil) })
+		in := newTopo(t, tp.b)
+		p := inboundTestPolicy(in.policy)
+		p.DMZ, p.DMZ6 = netip.MustParseAddr("192.168.50.11"), netip.MustParseAddr("fd50::11")
+		t.Run("inbound", func(t *testing.T) {
+			wants := []string{"-A PREROUTING -j FAILBERRY-PREROUTING", "-A OUTPUT -j FAILBERRY-OUTPUT",
+				"-j DNAT --to-destination 192.168.50.10:61000-61010/60000", "-j CONNMARK --restore-mark",
+				"-d fd50::11/128 -i ppp+ -j ACCEPT"}
+			testSystemConverge(t, in, p, wants, func(ipt, ipt6 func(...string)) {
+				ipt("-t", "nat", "-D", "PREROUTING", "-j", "FAILBERRY-PREROUTING")
+				ipt("-t", "nat", "-D", "FAILBERRY-POSTROUTING", "2")
+				ipt("-t", "mangle", "-F", "FAILBERRY-PREROUTING")
+				ipt("-t", "mangle", "-I", "OUTPUT", "2", "-j", "FAILBERRY-OUTPUT")
+				ipt6("-t", "mangle", "-D", "OUTPUT", "-j", "FAILBERRY-OUTPUT")
+				ipt6("-D", "FAILBERRY-FORWARD", "3")
+			})
+		})
 	})
+}
+
+// testSystemConverge applies p on tp, checks the save has the wanted rules
+// (the common ones and wants), damages them (the common damage, then
+// damage's) and checks every way back leads to the same iptables-save.
+func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage func(ipt, ipt6 func(...string))) {
+	tp.t = t
+	ipt := func(args ...string) { run(t, tp.wrap4, args...) }
+	ipt6 := func(args ...string) { run(t, tp.wrap6, args...) }
+	ipt("-A", "INPUT", "-i", "eth0", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+	ipt6("-A", "FORWARD", "-i", "eth0", "-j", "ACCEPT")
+	baseline := rulesOnly(tp.save())
+	rs := tp.ruleset(p)
+
+	fw := tp.firewall()
+	if err := fw.Apply(rs); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	applied := tp.save()
+	for _, want := range append([]string{"-A INPUT -j FAILBERRY-INPUT", "-A FAILBERRY-POSTROUTING -o ppp+ -j MASQUERADE", "icmpv6-type 135"}, wants...) {
+		if !strings.Contains(applied, want) {
+			t.Errorf("save lacks %q:\n%s", want, applied)
+		}
+	}
+
+	var n calls
+	v4, v6 := tp.tables()
+	if err := New(counted(v4, &n), counted(v6, &n), nil).Apply(rs); err != nil {
+		t.Fatalf("second Apply: %v", err)
+	}
+	if n.changes != 0 || n.restores != 0 {
+		t.Errorf("second Apply made %d changes (%d restores), want 0", n.changes, n.restores)
+	}
+	sameSave(t, "after second Apply", applied, tp.save())
+
+	ipt("-D", "FAILBERRY-INPUT", "2")
+	ipt("-F", "FAILBERRY-FORWARD")
+	ipt("-t", "nat", "-D", "POSTROUTING", "1")
+	ipt("-I", "INPUT", "3", "-j", "FAILBERRY-INPUT")
+	ipt6("-D", "FAILBERRY-INPUT", "-i", "ppp+", "-j", "DROP")
+	if damage != nil {
+		damage(ipt, ipt6)
+		if tp.save() == applied {
+			t.Fatal("damage changed nothing")
+		}
+	}
+	if err := fw.Apply(rs); err != nil {
+		t.Fatalf("repairing Apply: %v", err)
+	}
+	sameSave(t, "after repair", applied, tp.save())
+
+	// Keep restores a rule deleted behind its back.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- fw.Keep(ctx, rs, 50*time.Millisecond) }()
+	ipt("-t", "mangle", "-D", "FAILBERRY-FORWARD", "1")
+	deadline := time.Now().Add(20 * time.Second)
+	for tp.save() != applied && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	sameSave(t, "after Keep", applied, tp.save())
+
+	// A crash: a new process applies over the old state, with and
+	// without Cleanup first; no duplicates either way.
+	if err := tp.firewall().Apply(rs); err != nil {
+		t.Fatal(err)
+	}
+	sameSave(t, "after restart without cleanup", applied, tp.save())
+	fresh := tp.firewall()
+	if err := fresh.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Apply(rs); err != nil {
+		t.Fatal(err)
+	}
+	sameSave(t, "after restart with cleanup", applied, tp.save())
+
+	// A bad policy is refused before anything is touched.
+	bad := p
+	bad.HealthPort = 0
+	if _, err := Build(bad); !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("Build(port 0) = %v", err)
+	}
+	sameSave(t, "after bad policy", applied, tp.save())
+
+	if err := fresh.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	after := rulesOnly(tp.save())
+	if strings.Contains(after, ChainPrefix) {
+		t.Errorf("owned rules left after Cleanup:\n%s", after)
+	}
+	sameSave(t, "after Cleanup (vs before Apply)", baseline, after)
 }
 
 func sameSave(t *testing.T, what, want, got string) {

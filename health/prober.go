@@ -12,6 +12,7 @@ import (
 
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/config/value"
 )
 
 // Target is one probe destination, as target.Parse parses it:
@@ -66,9 +67,18 @@ func NewProberConfig(iface string, p config.Probes) ProberConfig {
 	}
 }
 
-// ProbeCost is EstimateBytesPerDay of the config's probes: the config's
-// budget check (config.Parse) uses the same estimate as the status output.
-func ProbeCost(p config.Probes) int64 { return EstimateBytesPerDay(NewProberConfig("", p)) }
+// CheckBudget is the config's check of the probes' byte budget (a
+// config.Check): the same estimate as the status output shows.
+func CheckBudget(c config.Config) error {
+	p := c.Health.Probes
+	est := value.Bytes(EstimateBytesPerDay(NewProberConfig("", p)))
+	if p.BudgetBytesPerDay == 0 || est <= p.BudgetBytesPerDay {
+		return nil
+	}
+	return &config.KeyError{Key: "health.probes.budget_bytes_per_day", Msg: fmt.Sprintf(
+		"probing %d targets every %s uses about %s a day, over the budget of %s; use a longer interval, fewer targets, or raise the budget",
+		len(p.Targets), p.Interval, est.MB(), p.BudgetBytesPerDay.MB())}
+}
 
 // withDefaults fills zero fields from DefaultProberConfig.
 func (c ProberConfig) withDefaults() ProberConfig {

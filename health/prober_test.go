@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/failberry/failberry/internal/config"
 )
 
 var errLost = errors.New("lost")
@@ -286,4 +288,18 @@ func BenchmarkEstimateBytesPerDay(b *testing.B) {
 		n = EstimateBytesPerDay(DefaultProberConfig())
 	}
 	b.ReportMetric(float64(n)/1e6, "MB/day")
+}
+
+// The budget check runs inside config.Parse, so its problem carries the
+// key's line: what `failberry check` prints.
+func TestCheckBudget(t *testing.T) {
+	src := "modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 1MB\n"
+	_, err := config.Parse("f.yaml", []byte(src), CheckBudget)
+	want := "f.yaml:5: health.probes.budget_bytes_per_day: probing 3 targets every 1m uses about "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "over the budget of 1.0 MB") {
+		t.Errorf("Parse with a 1 MB budget = %v, want %q...", err, want)
+	}
+	if _, err := config.Parse("f.yaml", []byte("modem:\n  apn: internet\n"), CheckBudget); err != nil {
+		t.Errorf("the defaults fail their own budget: %v", err)
+	}
 }

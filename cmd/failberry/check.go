@@ -23,7 +23,7 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path, health.ProbeCost)
+	cfg, err := config.Load(*path, health.CheckBudget)
 	if err != nil {
 		return configError(err)
 	}

@@ -104,7 +104,7 @@ func TestCheckRefusesTargetsTheProberCannotRun(t *testing.T) {
 	}
 }
 
-// The budget check uses the prober's own estimate (health.ProbeCost).
+// The budget check uses the prober's own estimate (health.CheckBudget).
 func TestCheckProbeBudget(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "failberry.yaml")
 	os.WriteFile(path, []byte("modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 1MB\n"), 0o600)

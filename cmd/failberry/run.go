@@ -24,7 +24,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path, health.ProbeCost)
+	cfg, err := config.Load(*path, health.CheckBudget)
 	log := newLogger(stderr, slogLevel(cfg.LogLevel))
 	var d *daemon.Daemon
 	if err == nil {

@@ -16,8 +16,10 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 
+	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config/value"
 	"github.com/failberry/failberry/internal/ddns"
@@ -108,6 +110,16 @@ type Firewall struct {
 	// often broken on cellular.
 	ClampMSS          bool           `yaml:"clamp_mss"`
 	ReconcileInterval value.Duration `yaml:"reconcile_interval" check:"1s.." hint:"30s"` // puts back deleted rules
+	// Forwards send ports arriving on the cellular address to LAN hosts (a
+	// VPN into the house); an IPv6 host is let in at its own address.
+	Forwards []firewall.Forward `yaml:"forwards" hint:"[{proto: udp, port: 51820, to: 192.168.1.10}]"`
+	// DMZ and DMZ6 get everything else inbound on the cellular link but the
+	// health port (and ICMP echo, with inbound_icmp).
+	DMZ  netip.Addr `yaml:"dmz,omitempty"`
+	DMZ6 netip.Addr `yaml:"dmz6,omitempty"`
+	// SNATForwards makes forwarded connections come from the Pi's LAN
+	// address, so a host whose gateway is the main router answers via the Pi.
+	SNATForwards bool `yaml:"snat_forwards"`
 }
 
 // Health configures the Route 53 endpoint and the probes behind it.
@@ -185,7 +197,7 @@ func Default() Config {
 			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
 		PPP:   PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
 		Route: Route{Mode: "replace", Metric: 50, IPv6: true},
-		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true,
+		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true, SNATForwards: true,
 			ReconcileInterval: s(30 * time.Second)},
 		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{
 			Targets:  []target.Target{{Kind: "icmp", Addr: "1.1.1.1"}, {Kind: "icmp", Addr: "8.8.8.8"}, {Kind: "tcp", Addr: "9.9.9.9:53"}},

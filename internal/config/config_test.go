@@ -21,15 +21,7 @@ import (
 
 const samplePath = "../../packaging/failberry.yaml"
 
-var cmpOpts = cmp.Options{cmpopts.EquateComparable(Source{})}
-
-// stubCost stands in for health.ProbeCost (which imports this package):
-// about 300 bytes per target and round at the healthy interval, so the
-// defaults (1440 rounds of 3 targets, 1.3 MB) pass the 5 MB budget and fail
-// a 1 MB one.
-func stubCost(p Probes) int64 {
-	return int64(24*time.Hour/time.Duration(p.Interval)) * int64(len(p.Targets)) * 300
-}
+var cmpOpts = cmp.Options{cmpopts.EquateComparable(Source{}, netip.Addr{})}
 
 func withAPN(apn string) Config {
 	c := Default()
@@ -39,7 +31,7 @@ func withAPN(apn string) Config {
 
 func mustParse(t *testing.T, src string) Config {
 	t.Helper()
-	c, err := Parse("test.yaml", []byte(src), stubCost)
+	c, err := Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("Parse:\n%s\nerror:\n%v", src, err)
 	}
@@ -61,7 +53,7 @@ func TestNullValuesKeepDefaults(t *testing.T) {
 }
 
 func TestSampleFileLoads(t *testing.T) {
-	got, err := Load(samplePath, stubCost)
+	got, err := Load(samplePath)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", samplePath, err)
 	}
@@ -78,7 +70,7 @@ func TestSampleFileDocumentsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Examples rather than defaults (and pin/pin_file exclude each other).
-	examples := map[string]bool{"usb_id": true, "pin": true, "pin_file": true, "options": true, "allow_sources": true}
+	examples := map[string]bool{"usb_id": true, "pin": true, "pin_file": true, "options": true, "allow_sources": true, "dmz": true, "dmz6": true}
 	keyLine := regexp.MustCompile(`^(\s*)# ([a-z_0-9]+):( |$)`)
 	var out []string
 	uncommented := 0
@@ -99,7 +91,7 @@ func TestSampleFileDocumentsDefaults(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), stubCost)
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Load of a missing file = %v, want fs.ErrNotExist", err)
 	}
@@ -110,7 +102,7 @@ func TestLoadNamesFileInProblems(t *testing.T) {
 	if err := os.WriteFile(path, []byte("modem:\n  apn: internet\n  baud: fast\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(path, stubCost)
+	_, err := Load(path)
 	var cerr *Error
 	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
 		t.Fatalf("Load = %v, want one *Error problem", err)
@@ -199,7 +191,7 @@ log_level: debug
 	} {
 		c := mustParse(t, src)
 		out := c.Effective()
-		back, err := Parse("effective.yaml", []byte(out), stubCost)
+		back, err := Parse("effective.yaml", []byte(out))
 		if err != nil {
 			t.Fatalf("Effective output does not parse:\n%s\n%v", out, err)
 		}
@@ -243,7 +235,7 @@ func TestSampleFileDocumentsEveryKey(t *testing.T) {
 			if _, ok := d.lines[key]; !ok {
 				missing = append(missing, key)
 			}
-			if f.v.Kind() == reflect.Struct && !reflect.PointerTo(f.v.Type()).Implements(unmarshaler) {
+			if isSection(f.v.Type()) {
 				each(key, f.v)
 			}
 		}
@@ -261,7 +253,7 @@ func TestCheckTagsResolve(t *testing.T) {
 	each = func(path string, v reflect.Value) {
 		for _, f := range fieldsOf(v, "") {
 			key, typ := strings.TrimPrefix(path+"."+f.name, "."), f.v.Type()
-			if f.v.Kind() == reflect.Struct && !reflect.PointerTo(typ).Implements(unmarshaler) {
+			if isSection(typ) {
 				each(key, f.v)
 				continue
 			}
@@ -290,4 +282,21 @@ func TestCheckTagsResolve(t *testing.T) {
 		}
 	}
 	each("", reflect.ValueOf(&Config{}).Elem())
+}
+
+// A Check's KeyError lands on the line of its key, or of the closest key
+// written under or above it.
+func TestCheckErrorsPointAtTheirKey(t *testing.T) {
+	src := "modem:\n  apn: internet\nfirewall:\n  lan_interfaces: [eth0]\n  ipv6: false\n"
+	for key, line := range map[string]int{"firewall.ipv6": 5, "firewall.forwards[1]": 3, "firewall": 3, "health.listen": 0} {
+		check := func(Config) error { return &KeyError{Key: key, Msg: "is wrong; do this"} }
+		_, err := Parse("f.yaml", []byte(src), check)
+		var e *Error
+		if !errors.As(err, &e) || len(e.Problems) != 1 {
+			t.Fatalf("%s: Parse = %v, want one problem", key, err)
+		}
+		if p := e.Problems[0]; p.Line != line || p.Key != key || p.Msg != "is wrong; do this" {
+			t.Errorf("%s: problem %+v, want line %d", key, p, line)
+		}
+	}
 }

@@ -3,10 +3,12 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -19,19 +21,29 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ProbeCost estimates the bytes a day the probes use, for the budget check.
-// It is health.ProbeCost: the estimate lives with the prober that spends the
-// bytes, and health imports this package, so it cannot be imported here.
-type ProbeCost func(Probes) int64
+// A Check is a rule about the config that another package owns, because the
+// knowledge lives there (the probes' byte cost in health, the firewall
+// policy in firewall) and that package imports this one. Parse runs each
+// after every value passed its own check; an error that names its key (a
+// KeyError, or any error with a ConfigKey method) is reported at its line.
+type Check func(Config) error
+
+// KeyError is a Check's problem with one key, such as "firewall.forwards[2]".
+type KeyError struct{ Key, Msg string }
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+// ConfigKey returns the key and the message without it.
+func (e *KeyError) ConfigKey() (key, msg string) { return e.Key, e.Msg }
 
 // Load reads and parses the config file at path. A file that cannot be read
 // is a wrapped OS error; a file with problems is an *Error listing them all.
-func Load(path string, cost ProbeCost) (Config, error) {
+func Load(path string, checks ...Check) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(path, data, cost)
+	return Parse(path, data, checks...)
 }
 
 // Parse decodes data (name is used in messages) over Default and checks
@@ -41,7 +53,7 @@ func Load(path string, cost ProbeCost) (Config, error) {
 // its line, and decodes each value on its own, so every bad value is
 // reported, not only the first. The library's strict decoding then runs over
 // the whole file as a guard against the walk and the struct disagreeing.
-func Parse(name string, data []byte, cost ProbeCost) (Config, error) {
+func Parse(name string, data []byte, checks ...Check) (Config, error) {
 	d := &decoder{file: name, lines: map[string]int{}}
 	c := Default()
 	root := d.document(data)
@@ -51,7 +63,7 @@ func Parse(name string, data []byte, cost ProbeCost) (Config, error) {
 	if root != nil {
 		d.walk("", root, reflect.ValueOf(&c).Elem(), "")
 	}
-	d.crossCheck(&c, cost)
+	d.crossCheck(&c, checks)
 	if len(d.problems) == 0 && root != nil {
 		guard, dec := Default(), yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -123,7 +135,13 @@ func fieldsOf(v reflect.Value, hint string) []field {
 	return fs
 }
 
-var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+// isSection says whether t is walked key by key (a struct of keys) rather
+// than decoded as one value (a type that reads its own YAML or text).
+func isSection(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t.Kind() == reflect.Struct && !p.Implements(reflect.TypeFor[yaml.Unmarshaler]()) &&
+		!p.Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
+}
 
 // walk decodes the mapping n into section v: unknown and repeated keys are
 // problems, a null value keeps the default.
@@ -155,7 +173,7 @@ func (d *decoder) walk(path string, n *yaml.Node, v reflect.Value, hint string) 
 		f := fields[idx]
 		switch {
 		case val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null":
-		case f.v.Kind() == reflect.Struct && !reflect.PointerTo(f.v.Type()).Implements(unmarshaler):
+		case isSection(f.v.Type()):
 			d.walk(key, val, f.v, f.hint)
 		default:
 			if x, ok := d.value(key, val, f.v.Type(), f); ok {
@@ -177,7 +195,15 @@ func (d *decoder) value(key string, n *yaml.Node, t reflect.Type, f field) (refl
 	case t.Kind() == reflect.Slice:
 		ok := true
 		for i, item := range n.Content {
-			iv, good := d.value(fmt.Sprintf("%s[%d]", key, i), deref(item), t.Elem(), f)
+			ik, item, iv, good := fmt.Sprintf("%s[%d]", key, i), deref(item), reflect.New(t.Elem()).Elem(), true
+			d.lines[ik] = item.Line
+			if isSection(t.Elem()) { // a list of sections, such as firewall.forwards
+				before := len(d.problems)
+				d.walk(ik, item, iv, f.hint)
+				good = len(d.problems) == before
+			} else {
+				iv, good = d.value(ik, item, t.Elem(), f)
+			}
 			x, ok = reflect.Append(x, iv), ok && good
 		}
 		if !ok {
@@ -187,6 +213,8 @@ func (d *decoder) value(key string, n *yaml.Node, t reflect.Type, f field) (refl
 		switch err := n.Decode(x.Addr().Interface()); {
 		case err != nil && t == durationType:
 			msg = fmt.Sprintf("%q is not a duration; use a Go duration such as %q (units ms, s, m, h)", n.Value, f.hint)
+		case err != nil && t == reflect.TypeFor[netip.Addr]():
+			msg = fmt.Sprintf("%q is not an IP address; write one such as 192.168.1.10", n.Value)
 		case err != nil && t.Kind() == reflect.Int:
 			msg = fmt.Sprintf("%q is out of range; %s", n.Value, f.hint)
 		case err != nil:

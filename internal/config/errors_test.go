@@ -9,7 +9,7 @@ import (
 // problemsOf parses src and returns its problems as "line key: msg" strings.
 func problemsOf(t *testing.T, src string) []Problem {
 	t.Helper()
-	_, err := Parse("f.yaml", []byte(src), stubCost)
+	_, err := Parse("f.yaml", []byte(src))
 	var cerr *Error
 	if !errors.As(err, &cerr) {
 		t.Fatalf("Parse(%q) = %v, want *Error", src, err)
@@ -94,11 +94,13 @@ func TestErrors(t *testing.T) {
 		{"max_loss percent", apn + "health:\n  probes:\n    max_loss: 50\n", 5, "health.probes.max_loss", "not a percentage"},
 		{"max_latency > timeout", apn + "health:\n  probes:\n    max_latency: 5s\n", 5, "health.probes.max_latency", "could never trigger"},
 		{"budget garbage", apn + "health:\n  probes:\n    budget_bytes_per_day: lots\n", 5, "health.probes.budget_bytes_per_day", "is not a byte count"},
-		{"budget exceeded", apn + "health:\n  probes:\n    budget_bytes_per_day: 1MB\n", 5, "health.probes.budget_bytes_per_day", "over the budget of 1.0 MB"},
 		{"attempts negative", apn + "recovery:\n  redial: {attempts: -1}\n", 4, "recovery.redial.attempts", "-1 is out of range"},
 		{"max_backoff < backoff", apn + "recovery:\n  modem_reset:\n    backoff: 2m\n", 5, "recovery.modem_reset.max_backoff", "shorter than backoff 2m;"},
 		{"hub without port", apn + "recovery:\n  power_cycle: {hub: \"1-1\"}\n", 4, "recovery.power_cycle", "set hub and port together"},
 		{"hub path", apn + "recovery:\n  power_cycle: {hub: \"hub-1\", port: 2}\n", 4, "recovery.power_cycle.hub", "is not a USB hub path"},
+		{"forward typo", apn + "firewall:\n  forwards:\n    - {proto: udp, port: 51820, too: 192.168.1.10}\n", 5, "firewall.forwards[0].too", `unknown key (did you mean "to"?)`},
+		{"forward proto", apn + "firewall:\n  forwards:\n    - {proto: udp, port: 1, to: 192.168.1.9}\n    - {proto: sctp, port: 1, to: 192.168.1.10}\n", 6, "firewall.forwards[1].proto", `"sctp" is not allowed; use one of tcp, udp`},
+		{"forward host", apn + "firewall:\n  forwards:\n    - proto: udp\n      to: nas\n", 6, "firewall.forwards[0].to", `"nas" is not an IP address`},
 		{"dns zone missing", apn + "dns:\n  provider: route53\n  name: vpn.example.com\n", 3, "dns.route53.hosted_zone_id", "required; the id of the zone"},
 		{"dns provider", apn + "dns:\n  name: vpn.example.com\n  provider: noip\n", 5, "dns.provider", "is not a provider; use route53"},
 		{"dns timeout", apn + "dns:\n  timeout: 30\n", 4, "dns.timeout", "is a bare number"},

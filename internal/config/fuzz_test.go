@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.yaml", data, stubCost)
+		c, err := Parse("fuzz.yaml", data)
 		if err != nil {
 			var cerr *Error
 			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 		if c.Modem.PIN != "" {
 			return // masked in Effective, so it cannot parse back
 		}
-		if _, err := Parse("effective.yaml", []byte(c.Effective()), stubCost); err != nil {
+		if _, err := Parse("effective.yaml", []byte(c.Effective())); err != nil {
 			t.Fatalf("accepted config prints an Effective that fails:\n%s\n%v", c.Effective(), err)
 		}
 	})

@@ -5,9 +5,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-
-	"github.com/failberry/failberry/internal/config/value"
-	"github.com/failberry/failberry/internal/ddns"
 )
 
 // lineOf returns the line of the first of keys written in the file, or 0.
@@ -15,6 +12,24 @@ func (d *decoder) lineOf(keys ...string) int {
 	for _, k := range keys {
 		if l := d.lines[k]; l > 0 {
 			return l
+		}
+	}
+	return 0
+}
+
+// near returns the line of key, else of the first key written under it,
+// else the same for its closest parent: where a problem found after the
+// walk (by a Check) should point.
+func (d *decoder) near(key string) int {
+	for ; key != ""; key = key[:max(strings.LastIndexAny(key, ".["), 0)] {
+		first := d.lines[key]
+		for k, l := range d.lines {
+			if (strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[")) && (first == 0 || l < first) {
+				first = l
+			}
+		}
+		if first > 0 {
+			return first
 		}
 	}
 	return 0
@@ -28,7 +43,7 @@ func (d *decoder) reported(key string) bool {
 
 // crossCheck checks the rules that involve more than one key, after every
 // value passed its own check and the defaults filled the rest.
-func (d *decoder) crossCheck(c *Config, cost ProbeCost) {
+func (d *decoder) crossCheck(c *Config, checks []Check) {
 	m := c.Modem
 	switch {
 	case m.APN != "" || d.reported("modem.apn"):
@@ -77,15 +92,17 @@ func (d *decoder) crossCheck(c *Config, cost ProbeCost) {
 		d.addf(d.lineOf(k+"max_latency", k+"timeout"), k+"max_latency",
 			"%s is longer than timeout %s and could never trigger; use at most the timeout", p.MaxLatency, p.Timeout)
 	}
-	if est := value.Bytes(cost(*p)); p.BudgetBytesPerDay > 0 && est > p.BudgetBytesPerDay {
-		d.addf(d.lineOf(k+"budget_bytes_per_day", k+"interval", k+"targets", "health.probes"), k+"budget_bytes_per_day",
-			"probing %d targets every %s uses about %s a day, over the budget of %s; use a longer interval, fewer targets, or raise the budget",
-			len(p.Targets), p.Interval, est.MB(), p.BudgetBytesPerDay.MB())
-	}
 
-	var ke *ddns.KeyError
-	if err := c.DNS.Check(); errors.As(err, &ke) && !d.reported("dns."+ke.Key) {
-		d.addf(d.lineOf("dns."+ke.Key, "dns"), "dns."+ke.Key, "%s", ke.Msg)
+	for _, check := range append([]Check{func(c Config) error { return c.DNS.Check() }}, checks...) {
+		var keyed interface{ ConfigKey() (string, string) }
+		switch err := check(*c); {
+		case errors.As(err, &keyed):
+			if key, msg := keyed.ConfigKey(); !d.reported(key) {
+				d.addf(d.near(key), key, "%s", msg)
+			}
+		case err != nil:
+			d.addf(0, "", "%v", err)
+		}
 	}
 
 	r := c.Recovery

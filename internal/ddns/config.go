@@ -275,6 +275,9 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return "dns." + e.Key + ": " + e.Msg }
 
+// ConfigKey names the key in the whole config, for its line in messages.
+func (e *KeyError) ConfigKey() (key, msg string) { return "dns." + e.Key, e.Msg }
+
 func keyErr(key, format string, args ...any) error {
 	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
