@@ -47,7 +47,7 @@ func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 // startVMWith boots the VM, with real systemd as init when systemd is set.
 func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *bench.VM) {
 	t.Helper()
-	return startVMFor(t, cfg, systemd, 8*time.Minute)
+	return startVMFor(t, cfg, systemd, 12*time.Minute)
 }
 
 // startVMFor is startVMWith for a test that may take up to limit in all

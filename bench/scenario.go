@@ -38,13 +38,28 @@ health:
     budget_bytes_per_day: 0
 `
 
+// The bench's recovery ladder: short backoffs. The scenarios derive the
+// attempt numbers they expect from these.
+const (
+	RedialAttempts     = 2
+	ModemResetAttempts = 1
+	PowerCycleAttempts = 2
+)
+
+// HealthyAfter is the bench's recovery.healthy_after: longer than one
+// black-hole detection (healthy interval, then down_after failing rounds: at
+// most about 11 s on the bench), so a fault injected as the link comes back
+// is caught before the proof.
+const HealthyAfter = 20 * time.Second
+
 // RecoverySection is the bench's recovery ladder: short backoffs.
-const RecoverySection = `recovery:
-  redial: {attempts: 2, backoff: 1s, max_backoff: 2s}
-  modem_reset: {attempts: 1, backoff: 1s, max_backoff: 1s}
-  power_cycle: {attempts: 2, backoff: 1s, max_backoff: 2s, off_time: 1s}
+var RecoverySection = fmt.Sprintf(`recovery:
+  redial: {attempts: %d, backoff: 1s, max_backoff: 2s}
+  modem_reset: {attempts: %d, backoff: 1s, max_backoff: 1s}
+  power_cycle: {attempts: %d, backoff: 1s, max_backoff: 2s, off_time: 1s}
   sim_retry: 1m
-`
+  healthy_after: %v
+`, RedialAttempts, ModemResetAttempts, PowerCycleAttempts, HealthyAfter)
 
 // Script is the guest's path of one of the bench's guest scripts: Start
 // copies them into the shared work directory, because the source tree may
@@ -90,6 +105,20 @@ func (vm *VM) Await(ctx context.Context, timeout time.Duration, cond string) (ti
 		}
 	}
 	return 0, fmt.Errorf("not within %v: %s: %w", timeout, cond, lastErr)
+}
+
+// CarrierBlackhole makes the carrier drop every IP packet to and from the
+// gateway (iptables and ip6tables DROP on its ppp interfaces, in the isp
+// namespace) while its pppd keeps answering LCP: "connected, no traffic" that
+// lives in the network, so it survives modem resets and power cycles. off
+// clears it.
+func (vm *VM) CarrierBlackhole(ctx context.Context, on bool) error {
+	arg := "off"
+	if on {
+		arg = "on"
+	}
+	_, err := vm.Run(ctx, 60*time.Second, Script("carrier-blackhole.sh")+" "+arg)
+	return err
 }
 
 // LanPing is the guest condition "the lan host reaches the internet host".

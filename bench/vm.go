@@ -136,6 +136,9 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 		"-trace", "usb_hub_clear_port_feature", "-trace", "usb_hub_set_port_feature",
 		"-trace", "usb_port_attach", "-trace", "usb_port_detach",
 		"-D", vm.path("qemu-trace.log"),
+		// Trace lines carry the host's time ("pid@sec.usec:"): when the hub
+		// really cut the power (PowerOffTimes).
+		"-msg", "timestamp=on",
 	}
 	// KVM only on request: on the build machines /dev/kvm exists but a
 	// nested guest spins without booting, while TCG boots in seconds.

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,8 +63,8 @@ func (f *Firewall) families(r Ruleset) []family {
 // only when something differs, one iptables-restore --noflush whose table
 // blocks are atomic: even better than adding before deleting, packets see
 // the old rules or the new ones, never a mix.
-func (f *Firewall) Apply(r Ruleset) error {
-	changes, err := f.converge(r)
+func (f *Firewall) Apply(ctx context.Context, r Ruleset) error {
+	changes, err := f.converge(ctx, r)
 	if len(changes) > 0 {
 		f.log.Info("firewall rules applied", "changes", len(changes))
 	}
@@ -74,7 +75,7 @@ func (f *Firewall) Apply(r Ruleset) error {
 // The families converge concurrently: they share nothing in the kernel, and
 // on a Pi each iptables exec costs tens of milliseconds the daemon's start
 // waits for.
-func (f *Firewall) converge(r Ruleset) ([]string, error) {
+func (f *Firewall) converge(ctx context.Context, r Ruleset) ([]string, error) {
 	fams := f.families(r)
 	changes := make([][]string, len(fams))
 	errs := make([]error, len(fams))
@@ -90,7 +91,7 @@ func (f *Firewall) converge(r Ruleset) ([]string, error) {
 		go func() {
 			defer wg.Done()
 			c := &converger{t: fam.t}
-			if err := c.converge(fam.rules); err != nil {
+			if err := c.converge(ctx, fam.rules); err != nil {
 				errs[i] = fmt.Errorf("apply %s: %w", fam.name, err)
 			}
 			for _, ch := range c.changes {
@@ -112,10 +113,16 @@ func (c *converger) changed(format string, args ...any) {
 	c.changes = append(c.changes, fmt.Sprintf(format, args...))
 }
 
-// converge takes the batch path when the Tables has one.
-func (c *converger) converge(r Rules) error {
+// converge takes the batch path when the Tables has one. ctx bounds the
+// batch path's program runs; go-iptables' per-rule calls cannot be cancelled
+// (each waits at most lockWaitSeconds for the lock), so ctx is only checked
+// before they start.
+func (c *converger) converge(ctx context.Context, r Rules) error {
 	if b, ok := c.t.(Batch); ok {
-		return c.runBatch(b, r)
+		return c.runBatch(ctx, b, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return c.run(r)
 }
@@ -297,16 +304,18 @@ func targets(rule, chain string) bool {
 }
 
 // Cleanup removes every jump into an owned chain and every owned chain, in
-// both families. The daemon calls it at start (leftovers of a crashed run)
-// and at a clean stop; it is a no-op when nothing is left.
-func (f *Firewall) Cleanup() error {
+// both families. The daemon calls it at a clean stop (at start, Apply
+// converges over whatever a crashed run left instead, so the WAN is never
+// open in between); it is a no-op when nothing is left. ctx bounds the
+// iptables runs, so a hung one cannot outlast the unit's stop timeout.
+func (f *Firewall) Cleanup(ctx context.Context) error {
 	var errs []error
 	for _, fam := range f.families(Ruleset{}) {
 		if fam.t == nil {
 			continue
 		}
 		c := &converger{t: fam.t}
-		err := c.converge(Rules{})
+		err := c.converge(ctx, Rules{})
 		if len(c.changes) > 0 {
 			f.log.Info("firewall rules removed", "family", fam.name, "changes", len(c.changes))
 		}

@@ -92,7 +92,7 @@ func testApplyConverges(t *testing.T, rs Ruleset) {
 				addForeign(v4)
 				addForeign(v6)
 				fw := New(wrap(v4), wrap(v6), nil)
-				if err := fw.Apply(rs); err != nil {
+				if err := fw.Apply(context.Background(), rs); err != nil {
 					t.Fatalf("Apply: %v", err)
 				}
 				if diff := cmp.Diff(wantState(rs.V4).dump(), v4.dump()); diff != "" {
@@ -102,7 +102,7 @@ func testApplyConverges(t *testing.T, rs Ruleset) {
 					t.Errorf("ipv6 state (-want +got):\n%s", diff)
 				}
 				before := v4.muts + v6.muts
-				if err := fw.Apply(rs); err != nil {
+				if err := fw.Apply(context.Background(), rs); err != nil {
 					t.Fatalf("second Apply: %v", err)
 				}
 				if n := v4.muts + v6.muts - before; n != 0 {
@@ -144,7 +144,7 @@ func testNeverOpensWAN(t *testing.T, wrap func(*fakeTables) Tables) {
 			t.Errorf("step %d: no jump into %s", steps, chainInput)
 		}
 	}
-	if err := New(wrap(v4), nil, nil).Apply(rs); err != nil {
+	if err := New(wrap(v4), nil, nil).Apply(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
 	if steps == 0 {
@@ -158,12 +158,12 @@ func testNeverOpensWAN(t *testing.T, wrap func(*fakeTables) Tables) {
 func TestApplyErrors(t *testing.T) {
 	rs := mustBuild(t, fullPolicy())
 	for mode, wrap := range modes {
-		if err := New(wrap(newFake()), nil, nil).Apply(rs); !errors.Is(err, ErrNoIPv6) {
+		if err := New(wrap(newFake()), nil, nil).Apply(context.Background(), rs); !errors.Is(err, ErrNoIPv6) {
 			t.Errorf("%s: Apply of IPv6 rules without ip6tables = %v, want ErrNoIPv6", mode, err)
 		}
 		bad := newFake()
 		delete(bad.chains, "mangle")
-		if err := New(wrap(bad), nil, nil).Apply(mustBuild(t, Policy{HealthPort: 1, ClampMSS: true})); err == nil {
+		if err := New(wrap(bad), nil, nil).Apply(context.Background(), mustBuild(t, Policy{HealthPort: 1, ClampMSS: true})); err == nil {
 			t.Errorf("%s: Apply on a kernel without the mangle table succeeded", mode)
 		}
 	}
@@ -178,12 +178,12 @@ func TestApplyRemovesIPv6WhenTurnedOff(t *testing.T) {
 func testApplyRemovesIPv6WhenTurnedOff(t *testing.T, wrap func(*fakeTables) Tables) {
 	v4, v6 := newFake(), newFake()
 	fw := New(wrap(v4), wrap(v6), nil)
-	if err := fw.Apply(mustBuild(t, fullPolicy())); err != nil {
+	if err := fw.Apply(context.Background(), mustBuild(t, fullPolicy())); err != nil {
 		t.Fatal(err)
 	}
 	p := fullPolicy()
 	p.IPv6, p.ClampMSS = false, false
-	if err := fw.Apply(mustBuild(t, p)); err != nil {
+	if err := fw.Apply(context.Background(), mustBuild(t, p)); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(newFake().dump(), v6.dump()); diff != "" {
@@ -205,12 +205,12 @@ func testCleanup(t *testing.T, wrap func(*fakeTables) Tables) {
 	addForeign(v4)
 	pristine := v4.dump()
 	fw := New(wrap(v4), wrap(v6), nil)
-	if err := fw.Apply(mustBuild(t, inboundPolicy())); err != nil {
+	if err := fw.Apply(context.Background(), mustBuild(t, inboundPolicy())); err != nil {
 		t.Fatal(err)
 	}
 	v4.add("filter", "OUTPUT", "-j "+chainInput) // a jump we never make
 	for range 2 {                                // the second is a no-op
-		if err := New(wrap(v4), wrap(v6), nil).Cleanup(); err != nil {
+		if err := New(wrap(v4), wrap(v6), nil).Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 	}
@@ -227,7 +227,7 @@ func TestKeepRepairsAndStaysQuiet(t *testing.T) {
 	v4 := newFake()
 	var logs syncBuffer
 	fw := New(v4, nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err := fw.Apply(rs); err != nil {
+	if err := fw.Apply(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

@@ -20,12 +20,12 @@ import (
 // when it is there and falls back to one call per rule when it is not.
 type Batch interface {
 	// Save returns every table of the family in iptables-save format.
-	Save() (string, error)
+	Save(ctx context.Context) (string, error)
 	// Restore feeds script to iptables-restore --noflush: chains and rules
 	// the script does not name are kept, and each table block is committed
 	// as one atomic transaction (one nft batch, or one table replace with
 	// the legacy backend), so packets never see a half-applied change.
-	Restore(script string) error
+	Restore(ctx context.Context, script string) error
 }
 
 // batchTimeout bounds one iptables-save or iptables-restore run: the xtables
@@ -65,12 +65,12 @@ func newSystemTables(path string, proto iptables.Protocol) (Tables, error) {
 	return &systemTables{IPTables: ipt, save: save, restore: restore}, nil
 }
 
-func (s *systemTables) Save() (string, error) {
-	return runTool(s.save, "")
+func (s *systemTables) Save(ctx context.Context) (string, error) {
+	return runTool(ctx, s.save, "")
 }
 
-func (s *systemTables) Restore(script string) error {
-	_, err := runTool(s.restore, script, "--noflush", "--wait="+strconv.Itoa(lockWaitSeconds))
+func (s *systemTables) Restore(ctx context.Context, script string) error {
+	_, err := runTool(ctx, s.restore, script, "--noflush", "--wait="+strconv.Itoa(lockWaitSeconds))
 	if err != nil {
 		// The nft backend reports errors found at commit on the COMMIT
 		// line; its message names the culprit then.
@@ -83,8 +83,10 @@ func (s *systemTables) Restore(script string) error {
 
 // runTool runs one save or restore command with stdin and returns its
 // standard output; errors carry the command line and its standard error.
-func runTool(path, stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+// The run ends with ctx (the daemon's stop has its own deadline, shorter
+// than batchTimeout) or after batchTimeout, whichever comes first.
+func runTool(ctx context.Context, path, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, batchTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.WaitDelay = time.Second

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -40,18 +41,18 @@ func testSystemApplyExecs(t *testing.T, tp *topo, rs Ruleset) {
 		fw := New(v4, v6, nil)
 		n0 := tp.execCount()
 		start := time.Now()
-		if err := fw.Apply(rs); err != nil {
+		if err := fw.Apply(context.Background(), rs); err != nil {
 			t.Fatalf("%s: Apply: %v", mode, err)
 		}
 		took := time.Since(start)
 		n1 := tp.execCount()
-		if err := fw.Apply(rs); err != nil {
+		if err := fw.Apply(context.Background(), rs); err != nil {
 			t.Fatalf("%s: second Apply: %v", mode, err)
 		}
 		n2 := tp.execCount()
 		saves[mode] = tp.save()
 		start = time.Now()
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Fatalf("%s: Cleanup: %v", mode, err)
 		}
 		tookCleanup := time.Since(start)
@@ -72,7 +73,7 @@ func testSystemApplyExecs(t *testing.T, tp *topo, rs Ruleset) {
 	// the culprit.
 	v4, _ := tp.tables()
 	before := tp.save()
-	err := v4.(Batch).Restore("*filter\n:FAILBERRY-T - [0:0]\n-A FAILBERRY-T -j ACCEPT\n-D INPUT -j FAILBERRY-NONE\nCOMMIT\n")
+	err := v4.(Batch).Restore(context.Background(), "*filter\n:FAILBERRY-T - [0:0]\n-A FAILBERRY-T -j ACCEPT\n-D INPUT -j FAILBERRY-NONE\nCOMMIT\n")
 	if err == nil || !strings.Contains(err.Error(), "FAILBERRY-NONE") {
 		t.Errorf("bad Restore = %v, want an error naming FAILBERRY-NONE", err)
 	}
@@ -101,12 +102,12 @@ func BenchmarkSystemFirstApply(b *testing.B) {
 				b.ResetTimer()
 				for range b.N {
 					b.StopTimer()
-					if err := fw.Cleanup(); err != nil {
+					if err := fw.Cleanup(context.Background()); err != nil {
 						b.Fatal(err)
 					}
 					n := tp.execCount()
 					b.StartTimer()
-					if err := fw.Apply(rs); err != nil {
+					if err := fw.Apply(context.Background(), rs); err != nil {
 						b.Fatal(err)
 					}
 					b.StopTimer()

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -215,7 +216,7 @@ func (f *fakeTables) danglingJump(table, rule string) bool {
 }
 
 // Save renders the state like iptables-save.
-func (f *fakeTables) Save() (string, error) {
+func (f *fakeTables) Save(context.Context) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.listChainCalls++
@@ -243,7 +244,7 @@ func (f *fakeTables) Save() (string, error) {
 // Restore interprets the subset of iptables-restore --noflush that Apply
 // writes. Each table block works on a copy that replaces the table at
 // COMMIT, so it is atomic like the kernel's, and counts as one mutation.
-func (f *fakeTables) Restore(script string) error {
+func (f *fakeTables) Restore(_ context.Context, script string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.restores++
@@ -405,11 +406,11 @@ type countedBatch struct {
 	b Batch
 }
 
-func (c countedBatch) Save() (string, error) { c.read(); return c.b.Save() }
-func (c countedBatch) Restore(script string) error {
+func (c countedBatch) Save(ctx context.Context) (string, error) { c.read(); return c.b.Save(ctx) }
+func (c countedBatch) Restore(ctx context.Context, script string) error {
 	c.change()
 	countMu.Lock()
 	c.n.restores++
 	countMu.Unlock()
-	return c.b.Restore(script)
+	return c.b.Restore(ctx, script)
 }

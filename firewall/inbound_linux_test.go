@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -119,7 +120,7 @@ func (tp *topo) warmNeighbours() {
 
 func (tp *topo) apply(p Policy) {
 	tp.t.Helper()
-	if err := tp.firewall().Apply(tp.ruleset(p)); err != nil {
+	if err := tp.firewall().Apply(context.Background(), tp.ruleset(p)); err != nil {
 		tp.t.Fatalf("Apply: %v", err)
 	}
 }

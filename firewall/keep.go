@@ -18,7 +18,7 @@ func (f *Firewall) Keep(ctx context.Context, r Ruleset, every time.Duration) err
 	defer tick.Stop()
 	lastErr := ""
 	for {
-		changes, err := f.converge(r)
+		changes, err := f.converge(ctx, r)
 		if len(changes) > 0 {
 			f.log.Warn("firewall rules repaired", "changes", changes)
 			if f.Repaired != nil {

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,8 +64,8 @@ func parseSave(text string) (snapshot, error) {
 //     built-in chains, then are flushed and deleted.
 //
 // Rules of other programs are never named in the script, so they stay.
-func (c *converger) runBatch(b Batch, r Rules) error {
-	text, err := b.Save()
+func (c *converger) runBatch(ctx context.Context, b Batch, r Rules) error {
+	text, err := b.Save(ctx)
 	if err != nil {
 		return fmt.Errorf("reading rules: %w", err)
 	}
@@ -86,7 +87,7 @@ func (c *converger) runBatch(b Batch, r Rules) error {
 	if len(script) == 0 {
 		return nil
 	}
-	if err := b.Restore(strings.Join(script, "\n") + "\n"); err != nil {
+	if err := b.Restore(ctx, strings.Join(script, "\n")+"\n"); err != nil {
 		return fmt.Errorf("restoring rules: %w", err)
 	}
 	c.changes = append(c.changes, changes...)

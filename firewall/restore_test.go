@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -60,13 +61,13 @@ func TestApplyCalls(t *testing.T) {
 		v4, v6 := newFake(), newFake()
 		addForeign(v4)
 		var first, noop, cleanup calls
-		if err := New(counted(modes[mode](v4), &first), counted(modes[mode](v6), &first), nil).Apply(rs); err != nil {
+		if err := New(counted(modes[mode](v4), &first), counted(modes[mode](v6), &first), nil).Apply(context.Background(), rs); err != nil {
 			t.Fatal(err)
 		}
-		if err := New(counted(modes[mode](v4), &noop), counted(modes[mode](v6), &noop), nil).Apply(rs); err != nil {
+		if err := New(counted(modes[mode](v4), &noop), counted(modes[mode](v6), &noop), nil).Apply(context.Background(), rs); err != nil {
 			t.Fatal(err)
 		}
-		if err := New(counted(modes[mode](v4), &cleanup), counted(modes[mode](v6), &cleanup), nil).Cleanup(); err != nil {
+		if err := New(counted(modes[mode](v4), &cleanup), counted(modes[mode](v6), &cleanup), nil).Cleanup(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%-8s calls: first Apply %d (%d changing), no-op Apply %d (%d changing), Cleanup %d (%d changing)",

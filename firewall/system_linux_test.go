@@ -357,7 +357,7 @@ func TestSystemPolicy(t *testing.T) {
 		got, err := dialTCP(t, tp.inet, "", "192.168.50.10:8081", openWait, false)
 		wantPeer(t, "control: WAN to LAN without firewall", got, err, "203.0.113.2")
 
-		if err := tp.firewall().Apply(tp.ruleset(tp.policy)); err != nil {
+		if err := tp.firewall().Apply(context.Background(), tp.ruleset(tp.policy)); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 		for _, fam := range []struct{ lan, gwLAN, gwWAN, inet string }{
@@ -385,7 +385,7 @@ func TestSystemAllowlist(t *testing.T) {
 		serveTCP(t, tp.inet, ":8080")
 		p := tp.policy
 		p.AllowSources = []netip.Prefix{netip.MustParsePrefix("192.168.50.10/32"), netip.MustParsePrefix("fd50::10/128")}
-		if err := tp.firewall().Apply(tp.ruleset(p)); err != nil {
+		if err := tp.firewall().Apply(context.Background(), tp.ruleset(p)); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 		for _, c := range []struct{ ok, other, dst string }{
@@ -441,7 +441,7 @@ func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage
 	rs := tp.ruleset(p)
 
 	fw := tp.firewall()
-	if err := fw.Apply(rs); err != nil {
+	if err := fw.Apply(context.Background(), rs); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	applied := tp.save()
@@ -453,7 +453,7 @@ func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage
 
 	var n calls
 	v4, v6 := tp.tables()
-	if err := New(counted(v4, &n), counted(v6, &n), nil).Apply(rs); err != nil {
+	if err := New(counted(v4, &n), counted(v6, &n), nil).Apply(context.Background(), rs); err != nil {
 		t.Fatalf("second Apply: %v", err)
 	}
 	if n.changes != 0 || n.restores != 0 {
@@ -472,7 +472,7 @@ func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage
 			t.Fatal("damage changed nothing")
 		}
 	}
-	if err := fw.Apply(rs); err != nil {
+	if err := fw.Apply(context.Background(), rs); err != nil {
 		t.Fatalf("repairing Apply: %v", err)
 	}
 	sameSave(t, "after repair", applied, tp.save())
@@ -492,15 +492,15 @@ func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage
 
 	// A crash: a new process applies over the old state, with and
 	// without Cleanup first; no duplicates either way.
-	if err := tp.firewall().Apply(rs); err != nil {
+	if err := tp.firewall().Apply(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
 	sameSave(t, "after restart without cleanup", applied, tp.save())
 	fresh := tp.firewall()
-	if err := fresh.Cleanup(); err != nil {
+	if err := fresh.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := fresh.Apply(rs); err != nil {
+	if err := fresh.Apply(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
 	sameSave(t, "after restart with cleanup", applied, tp.save())
@@ -513,7 +513,7 @@ func testSystemConverge(t *testing.T, tp *topo, p Policy, wants []string, damage
 	}
 	sameSave(t, "after bad policy", applied, tp.save())
 
-	if err := fresh.Cleanup(); err != nil {
+	if err := fresh.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	after := rulesOnly(tp.save())
@@ -534,7 +534,7 @@ func TestSystemFlushConntrack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tp *topo) {
 		serveTCP(t, tp.inet, ":8080")
 		serveTCP(t, tp.gw, ":2222")
-		if err := tp.firewall().Apply(tp.ruleset(tp.policy)); err != nil {
+		if err := tp.firewall().Apply(context.Background(), tp.ruleset(tp.policy)); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 		for _, f := range []struct{ fam, inet, gwLAN, old string }{

@@ -7,10 +7,12 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/failberry/failberry/internal/ddns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -26,7 +28,27 @@ type Status struct {
 	Events   []Event        `json:"events"`
 	Firewall FirewallStatus `json:"firewall"`
 	Probes   ProbeStats     `json:"probes"`
+	Inbound  InboundStatus  `json:"inbound"`
 }
+
+// InboundStatus says whether the internet can reach the house over the
+// cellular link, and what DNS publishes for it.
+type InboundStatus struct {
+	// Address is the cellular IPv4 address; empty while the link is down.
+	Address string `json:"address,omitempty"`
+	// CarrierNAT is true when Address is carrier-grade NAT or private:
+	// nothing from the internet can reach it (see CarrierNATAdvice).
+	CarrierNAT bool `json:"carrier_nat"`
+	// DNS is the published name's state; nil without a dns provider.
+	DNS *ddns.Status `json:"dns,omitempty"`
+}
+
+// CarrierNATAdvice is what to do about an address behind carrier NAT, in the
+// words the journal event and the status both use.
+const CarrierNATAdvice = "nothing from the internet can reach the Pi or the house over cellular " +
+	"(the Route 53 check of the cellular address fails, a VPN cannot follow the DNS record); " +
+	"ask the carrier for a public address, often a different APN (the FailberryPi's was \"direct\"), " +
+	"or use IPv6 (modem.pdp_type: IPV4V6) where the carrier offers it"
 
 // ModemStatus describes the modem. SignalDBM is nil when unknown.
 type ModemStatus struct {
@@ -312,6 +334,22 @@ func RenderStatus(w io.Writer, s Status) {
 		fw += " (last error: " + oneLine(s.Firewall.LastError) + ")"
 	}
 	add("firewall", fw)
+	if in := s.Inbound; in.Address != "" {
+		reach := "reachable at " + in.Address
+		if in.CarrierNAT {
+			reach = "blocked: " + in.Address + " is behind the carrier's NAT; " + CarrierNATAdvice
+		}
+		add("inbound", reach)
+	}
+	if dns := s.Inbound.DNS; dns != nil {
+		for _, r := range dns.Records {
+			line := fmt.Sprintf("%s %s %s: %s", dns.Name, r.Type, orDash(addrText(r.Published)), r.Result)
+			if !r.ResultAt.IsZero() {
+				line += " at " + r.ResultAt.Format(time.RFC3339)
+			}
+			add("dns", line)
+		}
+	}
 	writeAligned(w, kv)
 	if len(s.Events) > 0 {
 		fmt.Fprintln(w, "events:")
@@ -353,4 +391,11 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

@@ -306,5 +306,6 @@ func TestUnitVerifies(t *testing.T) {
 // AllKinds lists every Kind, for the catalog tests.
 func AllKinds() []Kind {
 	return []Kind{LinkUp, LinkDown, RecoveryStep, RecoveryExhausted, ModemError, SIMError,
-		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped}
+		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped,
+		CarrierNAT, DNSPublished, DNSFailed}
 }

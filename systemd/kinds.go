@@ -32,4 +32,7 @@ var (
 	PathUp            = Kind{Name: "path-up", ID: "af80a1c9ba504325ac16b68f11562ce5", Priority: journal.PriNotice, Flapping: true}
 	DaemonStarted     = Kind{Name: "daemon-started", ID: "d654b464b9b74a198a84d748731accdc", Priority: journal.PriInfo}
 	DaemonStopped     = Kind{Name: "daemon-stopped", ID: "77998fc104f445069a399cd62b8e1c73", Priority: journal.PriInfo}
+	CarrierNAT        = Kind{Name: "carrier-nat", ID: "0729a4846ecd49a1ac34956e0b71bbeb", Priority: journal.PriWarning}
+	DNSPublished      = Kind{Name: "dns-published", ID: "3735b941458746bb838549f1cc3dc74a", Priority: journal.PriNotice}
+	DNSFailed         = Kind{Name: "dns-failed", ID: "bec36ea2e8f749238d642eaae67a655b", Priority: journal.PriWarning}
 )

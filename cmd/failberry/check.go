@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/failberry/failberry/firewall"
-	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/daemon"
 )
@@ -23,7 +22,7 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path, health.CheckBudget)
+	cfg, err := config.Load(*path, daemon.ConfigChecks...)
 	if err != nil {
 		return configError(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/daemon"
 	"github.com/failberry/failberry/systemd"
@@ -24,7 +23,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := config.Load(*path, health.CheckBudget)
+	cfg, err := config.Load(*path, daemon.ConfigChecks...)
 	log := newLogger(stderr, slogLevel(cfg.LogLevel))
 	var d *daemon.Daemon
 	if err == nil {

@@ -63,7 +63,7 @@ func cmdAT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // control makes one request to the daemon's control socket.
 func control(ctx context.Context, cfgPath, method, path, body string) ([]byte, error) {
 	runDir := config.Default().RunDir
-	if cfg, err := config.Load(cfgPath, health.CheckBudget); err == nil {
+	if cfg, err := config.Load(cfgPath); err == nil {
 		runDir = cfg.RunDir
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://failberry"+path, strings.NewReader(body))

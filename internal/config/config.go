@@ -92,6 +92,10 @@ type Route struct {
 	Mode   string `yaml:"mode" check:"replace|metric"`
 	Metric int    `yaml:"metric" check:"1..2147483647" hint:"use a route metric from 1 upwards, such as 50"`
 	IPv6   bool   `yaml:"ipv6"`
+	// WiredInterface is where the main router is: connections that come in
+	// on it are answered through its gateway, not over cellular. Empty:
+	// replies follow the default route.
+	WiredInterface string `yaml:"wired_interface" check:"ifname"`
 }
 
 // Firewall configures NAT and filtering failberry keeps in its own chains.
@@ -196,7 +200,7 @@ func Default() Config {
 		Modem: Modem{Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
 			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
 		PPP:   PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
-		Route: Route{Mode: "replace", Metric: 50, IPv6: true},
+		Route: Route{Mode: "replace", Metric: 50, IPv6: true, WiredInterface: "eth0"},
 		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true, SNATForwards: true,
 			ReconcileInterval: s(30 * time.Second)},
 		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{

@@ -163,7 +163,7 @@ recovery:
 	want.Modem.PDPType, want.Modem.DialString, want.Modem.Init = "IPV4V6", "*99#", []string{"AT^CURC=0"}
 	want.Modem.AllowRoaming, want.Modem.RegistrationTimeout = true, value.Duration(2*time.Minute)
 	want.PPP.Options, want.PPP.MTU = []string{"novj", "mru 1400"}, 1400
-	want.Route = Route{Mode: "metric", Metric: 20}
+	want.Route = Route{Mode: "metric", Metric: 20, WiredInterface: "eth0"}
 	want.Firewall.LAN = []string{"eth0", "wlan+"}
 	want.Firewall.AllowSources = []Source{{netip.MustParsePrefix("192.168.1.20/32")}, {netip.MustParsePrefix("2001:db8::/32")}}
 	want.Health.StatusListen = ""

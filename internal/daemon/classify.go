@@ -38,7 +38,7 @@ func Classify(err error) Class {
 		return ClassUnresponsive
 	case is(errPathDown):
 		return ClassPath
-	case errors.As(err, &exit), is(errLinkTimeout):
+	case errors.As(err, &exit), is(errLinkTimeout, errLinkWatch, errLinkLost):
 		return ClassPPP
 	}
 	return ClassDial

@@ -30,7 +30,9 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("dial: %w", modem.ErrNoCarrier), ClassDial},
 		{fmt.Errorf("pppd: %w", &pppd.ExitError{Code: 15}), ClassPPP},
 		{errLinkTimeout, ClassPPP},
+		{fmt.Errorf("%w: netlink subscription: %v", errLinkWatch, "ENOBUFS"), ClassPPP},
 		{errPathDown, ClassPath},
+		{fmt.Errorf("%w: ppp0", errLinkLost), ClassPPP},
 		{fmt.Errorf("%w: pin_file unreadable", errConfig), ClassConfig},
 	}
 	for _, tt := range tests {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health"
-	"github.com/failberry/failberry/modem"
 )
 
 // ControlSocket is the daemon's local control socket (root only): `failberry
@@ -76,7 +75,7 @@ func (d *Daemon) RunAT(ctx context.Context, cmd string) (string, error) {
 	if tty == "" {
 		return "", errModemGone
 	}
-	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	p, err := d.opts.Serial.OpenAT(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", errModemGone, err)
 	}

@@ -38,7 +38,7 @@ func TestModemSlot(t *testing.T) {
 // waiting for the modem).
 func TestRunATWaitsForDialThenRefuses(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
-	d := &Daemon{st: newState(), slot: newModemSlot(), notify: systemd.NewNotifier()}
+	d := &Daemon{st: newState(), slot: newModemSlot(), notify: systemd.NewNotifier(), opts: Options{}.withDefaults()}
 	// A tty that is not there: a command that gets through to the port
 	// fails with errModemGone, so a refusal is told apart from an attempt.
 	tty := filepath.Join(t.TempDir(), "ttyUSB2")

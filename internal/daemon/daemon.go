@@ -17,13 +17,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/ddns"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
@@ -35,14 +35,77 @@ import (
 const Linkname = "failberry"
 
 // Options are the daemon's inputs. Roots are parameters so tests and the
-// bench can point them elsewhere.
+// bench can point them elsewhere. The seams (see seams.go) are the operations
+// the daemon asks of the OS; nil means the real system, and the scenario
+// tests pass fakes.
 type Options struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	SysRoot string // "/sys"
-	DevRoot string // "/dev"
-	RunRoot string // "/run": where pppd writes its pid file
-	Events  *systemd.Events
+	Config   config.Config
+	Logger   *slog.Logger
+	SysRoot  string // "/sys"
+	DevRoot  string // "/dev"
+	RunRoot  string // "/run": where pppd writes its pid file
+	ProcRoot string // "/proc": forwarding and accept_ra
+	Events   *systemd.Events
+
+	Serial         Serial         // the modem's ttys
+	StartPPP       StartPPP       // pppd on the dialled line
+	WatchLink      WatchLink      // netlink events of the ppp interface
+	Routes         Routes         // default route and reply routing
+	Firewall       Firewall       // nil: iptables, found at start
+	USB            USBPower       // the modem's hub port power
+	Run            Runner         // the reboot command
+	NewProber      NewProber      // the cellular path's probes
+	FlushConntrack FlushConntrack // conntrack entries of a lost address
+	// After is the clock of the waits that decide recovery: the backoffs
+	// between ladder steps, healthy_after and the link-up timeout.
+	After func(time.Duration) <-chan time.Time
+}
+
+// withDefaults fills in the real system for every seam left nil.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.SysRoot = cmp.Or(o.SysRoot, "/sys")
+	o.DevRoot = cmp.Or(o.DevRoot, "/dev")
+	o.RunRoot = cmp.Or(o.RunRoot, "/run")
+	o.ProcRoot = cmp.Or(o.ProcRoot, "/proc")
+	if o.Events == nil {
+		o.Events = systemd.NewEvents(o.Logger)
+	}
+	if o.Serial == nil {
+		o.Serial = systemSerial{}
+	}
+	if o.StartPPP == nil {
+		o.StartPPP = startPPPD
+	}
+	if o.WatchLink == nil {
+		o.WatchLink = route.WatchLink
+	}
+	if o.Routes == nil {
+		mode := route.ModeReplace
+		if o.Config.Route.Mode == "metric" {
+			mode = route.ModeMetric
+		}
+		log := o.Logger.With("component", "route")
+		o.Routes = systemRoutes{route.NewManager(nil, mode, o.Config.Route.Metric, log), route.NewReplyRoutes(nil, log)}
+	}
+	if o.USB == nil {
+		o.USB = systemUSB{sysRoot: o.SysRoot, log: o.Logger}
+	}
+	if o.Run == nil {
+		o.Run = runCommand
+	}
+	if o.NewProber == nil {
+		o.NewProber = newHealthProber
+	}
+	if o.FlushConntrack == nil {
+		o.FlushConntrack = firewall.FlushConntrack
+	}
+	if o.After == nil {
+		o.After = time.After
+	}
+	return o
 }
 
 // Daemon is one running failberry. Create it with New and start it with Run.
@@ -55,9 +118,9 @@ type Daemon struct {
 	beat   *health.Heartbeat
 	st     *state
 
-	fw     *firewall.Firewall
+	fw     Firewall // nil while the firewall is off or not started
 	rules  firewall.Ruleset
-	routes *route.Manager
+	routes Routes
 	ladder *Ladder
 	// healthyAfter is how long the path must pass its probes before the
 	// ladder counts the last recovery step as having worked.
@@ -65,11 +128,15 @@ type Daemon struct {
 	reboot       *RebootGuard
 	pins         modem.PINStore
 
-	slot   modemSlot      // held while anyone talks AT to the modem, `failberry at` too
-	prober *health.Prober // the current session's, nil while offline
+	slot   modemSlot  // held while anyone talks AT to the modem, `failberry at` too
+	prober PathProber // the current session's, nil while offline
 
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
 	fwErr  error
+
+	replyErr string // the last reply routing error, logged when it changes
+
+	dns *ddns.Updater // publishes the cellular address; nil without dns.provider
 }
 
 // New checks what can be checked before anything is touched: a config that
@@ -77,15 +144,7 @@ type Daemon struct {
 // run (which would leave /cellular failing for good), fails here, with the
 // system untouched.
 func New(opts Options) (*Daemon, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	opts.SysRoot = cmp.Or(opts.SysRoot, "/sys")
-	opts.DevRoot = cmp.Or(opts.DevRoot, "/dev")
-	opts.RunRoot = cmp.Or(opts.RunRoot, "/run")
-	if opts.Events == nil {
-		opts.Events = systemd.NewEvents(opts.Logger)
-	}
+	opts = opts.withDefaults()
 	cfg := opts.Config
 	rules, err := firewall.Build(FirewallPolicy(cfg))
 	if err != nil {
@@ -94,10 +153,6 @@ func New(opts Options) (*Daemon, error) {
 	if err := health.NewProberConfig("", cfg.Health.Probes).Validate(); err != nil {
 		return nil, fmt.Errorf("probes: %w", err)
 	}
-	mode := route.ModeReplace
-	if cfg.Route.Mode == "metric" {
-		mode = route.ModeMetric
-	}
 	d := &Daemon{
 		cfg: cfg, opts: opts, log: opts.Logger, events: opts.Events,
 		notify:       systemd.NewNotifier(),
@@ -105,7 +160,7 @@ func New(opts Options) (*Daemon, error) {
 		st:           newState(),
 		slot:         newModemSlot(),
 		rules:        rules,
-		routes:       route.NewManager(nil, mode, cfg.Route.Metric, opts.Logger.With("component", "route")),
+		routes:       opts.Routes,
 		ladder:       NewLadder(cfg.Recovery),
 		healthyAfter: time.Duration(cfg.Recovery.HealthyAfter),
 		reboot: &RebootGuard{
@@ -117,12 +172,19 @@ func New(opts Options) (*Daemon, error) {
 	if cfg.Recovery.Reboot.Enabled {
 		d.reboot.MaxPerDay = cfg.Recovery.Reboot.MaxPerDay
 	}
+	if d.dns, err = d.newDNS(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
 // heartbeatMaxAge is how old the main loop's last beat may be while the
 // daemon still counts as alive (the public endpoint's 200, the watchdog).
 const heartbeatMaxAge = 20 * time.Second
+
+// cleanupTimeout bounds the removal of rules and routes at stop: systemd's
+// stop timeout for the unit is 20 s, and pppd's stop comes first.
+const cleanupTimeout = 10 * time.Second
 
 // Run runs until ctx is cancelled, then stops pppd and removes the rules and
 // routes it added. It returns an error only for a failure to start.
@@ -145,20 +207,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.fwDone = make(chan struct{})
 	go func() {
 		defer close(d.fwDone)
-		if d.fwErr = d.startFirewall(); d.fwErr != nil {
+		if d.fwErr = d.startFirewall(ctx); d.fwErr != nil {
 			cancel(d.fwErr)
 			return
 		}
 		d.notify.Ready()
 		d.events.Emit(systemd.DaemonStarted, "failberry started", map[string]string{"CONFIG_APN": d.cfg.Modem.APN})
 	}()
-	defer d.stopFirewall()
+	defer d.stopFirewall(ctx)
 	defer d.notify.Stopping()
 
+	d.applyReplies(route.Link{}) // the wired uplink, over whatever a crashed run left
+	defer d.removeReplies()
+
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); d.notify.Watchdog(ctx, d.beat.Last) }()
-	go func() { defer wg.Done(); d.keepFirewall(ctx) }()
+	wg.Go(func() { d.notify.Watchdog(ctx, d.beat.Last) })
+	wg.Go(func() { d.keepFirewall(ctx) })
+	if d.dns != nil {
+		wg.Go(func() { _ = d.dns.Run(ctx) }) // returns nil when ctx ends
+	}
 	d.supervise(ctx)
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -166,66 +233,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.events.Emit(systemd.DaemonStopped, "failberry stopped", nil)
 	return nil
-}
-
-// firewallReady waits until the firewall is applied: the link must never be
-// up without it.
-func (d *Daemon) firewallReady(ctx context.Context) error {
-	select {
-	case <-d.fwDone:
-		return d.fwErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// startFirewall applies the policy over whatever an earlier run left.
-func (d *Daemon) startFirewall() error {
-	if !d.cfg.Firewall.Enabled {
-		return nil
-	}
-	fw, err := firewall.NewSystem(d.log, d.cfg.Firewall.IPv6)
-	if err != nil {
-		return fmt.Errorf("firewall: %w", err)
-	}
-	d.fw = fw
-	fw.Repaired = func(changes []string) {
-		d.events.Emit(systemd.FirewallRepaired, fmt.Sprintf("firewall rules changed behind failberry's back were restored (%d changes)", len(changes)),
-			map[string]string{"CHANGES": strings.Join(changes, "; ")})
-	}
-	// No Cleanup first: Apply converges from whatever a crashed run left
-	// (duplicate jumps, stale rules or chains) by adding before deleting,
-	// so the cellular side is never open in between.
-	if err := firewall.EnableForwarding("/proc", true, d.cfg.Firewall.IPv6); err != nil {
-		return fmt.Errorf("firewall: %w", err)
-	}
-	if err := fw.Apply(d.rules); err != nil {
-		d.st.setFirewall(false, err)
-		return fmt.Errorf("firewall: %w", err)
-	}
-	d.st.setFirewall(true, nil)
-	return nil
-}
-
-func (d *Daemon) keepFirewall(ctx context.Context) {
-	if d.firewallReady(ctx) != nil || d.fw == nil {
-		return
-	}
-	err := d.fw.Keep(ctx, d.rules, time.Duration(d.cfg.Firewall.ReconcileInterval))
-	if err != nil && !errors.Is(err, context.Canceled) {
-		d.log.Error("firewall upkeep stopped", "err", err)
-		d.st.setFirewall(false, err)
-	}
-}
-
-func (d *Daemon) stopFirewall() {
-	<-d.fwDone
-	if d.fw == nil {
-		return
-	}
-	if err := d.fw.Cleanup(); err != nil {
-		d.log.Error("firewall: removing rules at stop", "err", err)
-	}
 }
 
 // listen binds the public health endpoint, the status listener and the

@@ -7,6 +7,10 @@ import (
 	"github.com/failberry/failberry/internal/config"
 )
 
+// restAfterLadder is how long the daemon rests when every rung failed, before
+// it starts over from a redial.
+const restAfterLadder = 5 * time.Minute
+
 // Step is a rung of the recovery ladder, from the lightest to the heaviest.
 type Step int
 

@@ -7,9 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
-	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
@@ -22,67 +22,89 @@ var (
 	errPathDown = errors.New("cellular path down: probes fail over the link")
 	// errLinkTimeout: pppd ran but the interface never came up with an address.
 	errLinkTimeout = errors.New("PPP link did not come up")
+	// errLinkWatch: the netlink watch of the ppp interface failed. Without it
+	// the session is blind (no route when the link comes up, no reaction
+	// when it changes), so the session ends and the next one watches again.
+	errLinkWatch = errors.New("watching the ppp link failed")
+	// errLinkLost: the ppp link lost its address or went down while online:
+	// pppd's LCP echo gave up on the peer (a hung modem, a dead carrier).
+	// pppd itself would exit only after its Terminate-Request timeouts.
+	errLinkLost = errors.New("PPP link lost its address")
 )
 
 // online supervises a running pppd: it installs the default route when the
 // interface comes up, runs the probes over it, and returns when pppd exits,
-// the probes declare the path down, or ctx ends. pppd is always stopped and
-// the route withdrawn before it returns.
-func (d *Daemon) online(ctx context.Context, proc *pppd.Process) error {
+// the probes declare the path down, the link watch fails, or ctx ends. pppd
+// is always stopped and the route withdrawn before it returns.
+func (d *Daemon) online(ctx context.Context, proc PPP) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	links := make(chan route.Link, 16)
-	iface := pppd.Interface(d.pppdOptions())
-	go func() {
-		err := route.WatchLink(ctx, iface, func(l route.Link) {
-			select {
-			case links <- l:
-			case <-ctx.Done():
-			}
-		})
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("watching the ppp link", "err", err)
-		}
-	}()
-	s := &onlineSession{d: d, proc: proc}
+	s := &onlineSession{d: d, proc: proc, links: make(chan route.Link, 16), watchErr: make(chan error, 1)}
+	go s.watch(ctx, pppd.Interface(d.pppdOptions()))
 	defer s.end()
-	err := s.loop(ctx, links)
-	s.dead = errors.Is(err, errPathDown)
+	err := s.loop(ctx)
+	s.dead = errors.Is(err, errPathDown) || errors.Is(err, errLinkLost)
 	return err
 }
 
 // onlineSession is the state of one online period.
 type onlineSession struct {
-	d       *Daemon
-	proc    *pppd.Process
-	link    route.Link // the last ready link, zero until up
+	d        *Daemon
+	proc     PPP
+	links    chan route.Link
+	watchErr chan error // the link watch's failure, at most one
+	link     route.Link // the last ready link, zero until one is
+	cur      route.Link // the last link seen, ready or not
+	// online is set once the link is up with both addresses: the link-up
+	// event, the online phase and the probes wait for the peer, which pppd
+	// sets in a second step after the local address.
+	online  bool
 	changes <-chan bool
 	stopPr  context.CancelFunc
 	raIndex int // the link whose accept_ra was set
 	// proof fires once the path has passed its probes and stayed up for
 	// healthyAfter: only then did the last recovery step work, and the
-	// ladder starts over. Nil until armed, and again once proven.
-	proof *time.Timer
+	// ladder starts over. Nil until armed; once proven, a channel that
+	// never fires, so it is not armed again.
+	proof <-chan time.Time
 	// dead is set when the session ends because the path is known dead, so
 	// end does not wait for courtesies that cannot come.
 	dead bool
 }
 
-func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error {
-	upTimer := time.NewTimer(linkUpTimeout)
-	defer upTimer.Stop()
+// watch feeds the ppp interface's changes to the loop until ctx ends; a
+// watch that fails before is reported on watchErr.
+func (s *onlineSession) watch(ctx context.Context, iface string) {
+	err := s.d.opts.WatchLink(ctx, iface, func(l route.Link) {
+		select {
+		case s.links <- l:
+		case <-ctx.Done():
+		}
+	})
+	if ctx.Err() == nil {
+		if err == nil {
+			err = errors.New("the watch ended")
+		}
+		s.watchErr <- err
+	}
+}
+
+func (s *onlineSession) loop(ctx context.Context) error {
+	upTimeout := s.d.opts.After(linkUpTimeout)
 	tick := time.NewTicker(statusInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-s.proc.Done():
 			return fmt.Errorf("pppd: %w", s.proc.Wait())
-		case l := <-links:
+		case err := <-s.watchErr:
+			return fmt.Errorf("%w: %v", errLinkWatch, err)
+		case l := <-s.links:
 			if err := s.linkChanged(ctx, l); err != nil {
 				return err
 			}
-			if s.link.Ready() {
-				upTimer.Stop()
+			if s.online {
+				upTimeout = nil
 			}
 		case up := <-s.changes:
 			if !up {
@@ -92,9 +114,9 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 			}
 			s.d.events.Emit(systemd.PathUp, "cellular path passes its probes", map[string]string{"INTERFACE": s.link.Name})
 			s.armProof()
-		case <-s.proofC():
+		case <-s.proof:
 			s.proven()
-		case <-upTimer.C:
+		case <-upTimeout:
 			return errLinkTimeout
 		case <-tick.C:
 			s.d.beat.Beat()
@@ -103,6 +125,7 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 					s.d.log.Warn("default route", "err", err)
 				}
 			}
+			s.d.applyReplies(s.cur)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -113,26 +136,34 @@ func (s *onlineSession) loop(ctx context.Context, links <-chan route.Link) error
 // changing it, or going away. Every change of a ready link re-applies the
 // route: pppd sets the local address and the peer in two steps, and the
 // kernel flushes routes through the link in between, so a route installed on
-// the first step would silently vanish.
+// the first step would silently vanish. The link counts as up (event, phase,
+// probes) once it has the peer too.
 func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 	s.d.st.setLink(l)
+	s.cur = l
 	if l.Index > 0 && l.Index != s.raIndex && s.d.cfg.Route.IPv6 {
 		s.raIndex = l.Index
 		s.d.acceptRA(l.Name)
 	}
 	switch {
-	case l.Ready() && !s.link.Ready():
+	case l.Ready() && !s.online && l.Peer.IsValid():
 		return s.up(ctx, l)
 	case l.Ready():
-		if l.Local != s.link.Local {
-			s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
-			flushConntrack(s.d, s.link.Local)
+		if s.link.Ready() && (l.Local != s.link.Local || !slices.Equal(l.Local6, s.link.Local6)) {
+			if l.Local != s.link.Local {
+				s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
+				s.d.flushConntrack(s.link.Local)
+			}
+			s.d.cellularAddress(l)
 		}
 		s.link = l
-		return s.d.routes.Apply(l)
-	case s.link.Ready():
-		s.d.log.Info("ppp link lost its address or went down", "interface", l.Name)
+		if err := s.d.routes.Apply(l); err != nil {
+			return fmt.Errorf("default route via %s: %w", l.Name, err)
+		}
+	case s.online:
+		return fmt.Errorf("%w: %s", errLinkLost, l.Name)
 	}
+	s.d.applyReplies(l)
 	return nil
 }
 
@@ -141,7 +172,9 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 	if err := d.routes.Apply(l); err != nil {
 		return fmt.Errorf("default route via %s: %w", l.Name, err)
 	}
-	s.link = l
+	s.link, s.online = l, true
+	d.applyReplies(l)
+	d.cellularAddress(l)
 	info := d.st.snapshotInfo()
 	d.setPhase(PhaseOnline, statusLine(l, info))
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
@@ -156,16 +189,8 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 // armProof starts the healthy_after clock, once per session.
 func (s *onlineSession) armProof() {
 	if s.proof == nil {
-		s.proof = time.NewTimer(s.d.healthyAfter)
+		s.proof = s.d.opts.After(s.d.healthyAfter)
 	}
-}
-
-// proofC is the proof timer's channel, nil (never ready) when not armed.
-func (s *onlineSession) proofC() <-chan time.Time {
-	if s.proof == nil {
-		return nil
-	}
-	return s.proof.C
 }
 
 // proven resets the ladder: the path passed its probes and stayed up for
@@ -173,6 +198,7 @@ func (s *onlineSession) proofC() <-chan time.Time {
 // up but fails again sooner keeps climbing instead of redialling forever.
 func (s *onlineSession) proven() {
 	d := s.d
+	s.proof = make(chan time.Time) // proven: never again this session
 	step, attempt := d.ladder.Position()
 	d.ladder.Success()
 	d.st.setLadder(StepRedial, 0)
@@ -189,7 +215,7 @@ func (s *onlineSession) startProber(ctx context.Context, iface string) bool {
 		return false
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	p := health.NewProber(cfg, s.d.log.With("component", "probe"))
+	p := s.d.opts.NewProber(cfg, s.d.log.With("component", "probe"))
 	s.changes, s.stopPr = p.Changes(), cancel
 	s.d.st.mu.Lock()
 	s.d.prober = p
@@ -209,9 +235,6 @@ func (s *onlineSession) end() {
 	if s.stopPr != nil {
 		s.stopPr()
 	}
-	if s.proof != nil {
-		s.proof.Stop()
-	}
 	d.st.mu.Lock()
 	d.prober = nil
 	d.st.mu.Unlock()
@@ -228,19 +251,20 @@ func (s *onlineSession) end() {
 		d.log.Error("withdrawing the default route", "err", err)
 	}
 	d.st.setLink(route.Link{})
-	if s.link.Ready() {
-		flushConntrack(d, s.link.Local)
+	d.applyReplies(route.Link{})
+	d.flushConntrack(s.link.Local)
+	if s.online {
 		d.events.Emit(systemd.LinkDown, "cellular link down", map[string]string{"INTERFACE": s.link.Name, "LOCAL": s.link.Local.String()})
 	}
 }
 
 // flushConntrack forgets the connections of an address the link no longer
 // has, so NATed sessions re-establish at once instead of black-holing.
-func flushConntrack(d *Daemon, addr netip.Addr) {
+func (d *Daemon) flushConntrack(addr netip.Addr) {
 	if !addr.IsValid() {
 		return
 	}
-	n, err := firewall.FlushConntrack(addr)
+	n, err := d.opts.FlushConntrack(addr)
 	if err != nil {
 		d.log.Warn("flushing conntrack", "addr", addr, "err", err)
 		return
@@ -258,7 +282,7 @@ func (s *state) snapshotInfo() modem.Info {
 // (its global prefix and default router) although forwarding is on, where
 // the kernel ignores them unless accept_ra is 2.
 func (d *Daemon) acceptRA(iface string) {
-	p := filepath.Join("/proc/sys/net/ipv6/conf", iface, "accept_ra")
+	p := filepath.Join(d.opts.ProcRoot, "sys/net/ipv6/conf", iface, "accept_ra")
 	if err := os.WriteFile(p, []byte("2"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.log.Warn("IPv6 router advertisements on the cellular link", "err", err)
 	}

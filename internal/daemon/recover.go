@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -45,12 +43,22 @@ func (d *Daemon) locate(ctx context.Context) (string, error) {
 		d.log.Info("modem found", "tty", c.DevPath, "usb", c.VID+":"+c.PID, "interface", c.Interface, "device", c.USBDevice)
 	}
 	d.st.setTTY(c.DevPath)
-	if loc, err := usbpower.LocateTTY(d.opts.SysRoot, c.DevPath); err == nil {
+	if loc, err := usbpower.LocateTTY(d.opts.SysRoot, ttyName(c.DevPath)); err == nil {
 		d.st.mu.Lock()
 		d.st.usbLoc = loc
 		d.st.mu.Unlock()
 	}
 	return c.DevPath, nil
+}
+
+// ttyName is the kernel's name of the tty at path, as sysfs lists it: a
+// /dev/serial/by-id link is followed, and a DevRoot other than /dev does
+// not matter.
+func ttyName(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return filepath.Base(path)
 }
 
 // beatWhile keeps the heartbeat going during a long step that does not return
@@ -85,7 +93,7 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 		return false
 	}
 	defer d.slot.give()
-	p, err := modem.OpenSerial(path, d.cfg.Modem.Baud)
+	p, err := d.opts.Serial.OpenAT(path, d.cfg.Modem.Baud)
 	if err != nil {
 		return false
 	}
@@ -127,7 +135,7 @@ func (d *Daemon) resetModem(ctx context.Context, full bool) error {
 		return fmt.Errorf("waiting for the modem: %w", err)
 	}
 	defer d.slot.give()
-	p, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	p, err := d.opts.Serial.OpenAT(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errModemGone, err)
 	}
@@ -149,16 +157,11 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("power cycle: %w", err)
 	}
-	ctl := usbpower.NewController(d.opts.SysRoot, d.log) // libusb only where sysfs cannot switch
-	if c, ok := ctl.(io.Closer); ok {
-		defer c.Close()
-	}
-	c := usbpower.Cycler{Ctl: ctl, SysRoot: d.opts.SysRoot, Logger: d.log,
-		OffTime: time.Duration(d.cfg.Recovery.PowerCycle.OffTime), Repeat: true}
-	stop := d.beatWhile(ctx, c.OffTime+reenumTimeout+time.Minute)
+	off := time.Duration(d.cfg.Recovery.PowerCycle.OffTime)
+	stop := d.beatWhile(ctx, off+reenumTimeout+time.Minute)
 	defer stop()
 	start := time.Now()
-	t, err := c.Cycle(ctx, loc)
+	t, err := d.opts.USB.Cycle(ctx, loc, off)
 	if err != nil {
 		return fmt.Errorf("power cycle hub %s port %d: %w", loc.Hub, loc.Port, err)
 	}
@@ -189,7 +192,7 @@ func (d *Daemon) modemLocation() (usbpower.Location, error) {
 	loc, tty := d.st.usbLoc, d.st.tty
 	d.st.mu.Unlock()
 	if tty != "" {
-		if l, err := usbpower.LocateTTY(d.opts.SysRoot, tty); err == nil {
+		if l, err := usbpower.LocateTTY(d.opts.SysRoot, ttyName(tty)); err == nil {
 			d.st.mu.Lock()
 			d.st.usbLoc = l
 			d.st.mu.Unlock()
@@ -217,9 +220,9 @@ func (d *Daemon) rebootPi(ctx context.Context) error {
 	}
 	argv := d.cfg.Recovery.Reboot.Command
 	d.events.Emit(systemd.RecoveryExhausted, "rebooting: "+strings.Join(argv, " "), map[string]string{"STEP": StepReboot.String()})
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	out, err := d.opts.Run(ctx, argv)
 	if err != nil {
-		return fmt.Errorf("reboot command %q: %v: %s", argv, err, out)
+		return fmt.Errorf("reboot command %q: %w: %s", argv, err, out)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/failberry/failberry/modem"
@@ -77,7 +78,7 @@ func (d *Daemon) session(ctx context.Context) error {
 		f.Close()
 		return err
 	}
-	proc, err := pppd.Start(ctx, d.pppdOptions(), f.File(), d.log.With("component", "pppd"))
+	proc, err := d.opts.StartPPP(ctx, d.pppdOptions(), f, d.log.With("component", "pppd"))
 	f.Close() // pppd has its own copy of the descriptor
 	if err != nil {
 		return fmt.Errorf("starting pppd: %w", err)
@@ -87,7 +88,7 @@ func (d *Daemon) session(ctx context.Context) error {
 
 // bringUpAndDial does the AT part: bring-up over go.bug.st/serial, then the
 // dial on a plain file whose descriptor pppd inherits (as wvdial does).
-func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, error) {
+func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (DialLine, error) {
 	info, err := d.bringUp(ctx, tty)
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (*modem.TTY, er
 
 func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
 	d.setPhase(PhaseBringingUp, tty)
-	port, err := modem.OpenSerial(tty, d.cfg.Modem.Baud)
+	port, err := d.opts.Serial.OpenAT(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return modem.Info{}, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
 	}
@@ -122,9 +123,9 @@ func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
 	return info, nil
 }
 
-func (d *Daemon) dial(ctx context.Context, tty string, info modem.Info) (*modem.TTY, error) {
+func (d *Daemon) dial(ctx context.Context, tty string, info modem.Info) (DialLine, error) {
 	d.setPhase(PhaseDialing, tty)
-	f, err := modem.OpenDialFile(tty, d.cfg.Modem.Baud)
+	f, err := d.opts.Serial.OpenDial(tty, d.cfg.Modem.Baud)
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening %s to dial: %v", errModemGone, tty, err)
 	}
@@ -157,6 +158,11 @@ func (d *Daemon) wake(ctx context.Context, eng *modem.Engine) error {
 	d.log.Info("modem silent: escaping a call left up", "step", "hangup")
 	if err := modem.Hangup(ctx, eng); err != nil {
 		d.log.Debug("hangup", "err", err)
+		if errors.Is(err, modem.ErrTimeout) {
+			// Silent through AT, the escape's guard times and ATH: a hung
+			// modem, which one more AT will not wake (it cost 1.3 s).
+			return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
+		}
 	}
 	if _, err := eng.Command(ctx, "AT", wakeTimeout); err != nil {
 		return fmt.Errorf("%w: %v", modem.ErrNoResponse, err)
@@ -172,20 +178,21 @@ func (d *Daemon) engine(p modem.Port) *modem.Engine {
 	})
 }
 
-// sleep waits d, beating the heartbeat; false when ctx ended.
+// sleep waits wait on the daemon's clock in statusInterval steps, beating
+// the heartbeat between them; false when ctx ended.
 func (d *Daemon) sleep(ctx context.Context, wait time.Duration) bool {
-	deadline := time.Now().Add(wait)
-	for {
+	for left := wait; ; {
 		d.beat.Beat()
-		left := time.Until(deadline)
 		if left <= 0 {
 			return ctx.Err() == nil
 		}
+		step := min(left, statusInterval)
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(min(left, statusInterval)):
+		case <-d.opts.After(step):
 		}
+		left -= step
 	}
 }
 
@@ -229,4 +236,36 @@ func signalText(i modem.Info) string {
 		return "unknown"
 	}
 	return fmt.Sprint(i.SignalDBM)
+}
+
+// pppdOptions are pppd's settings from the config.
+func (d *Daemon) pppdOptions() pppd.Options {
+	p := d.cfg.PPP
+	return pppd.Options{
+		Path: p.PPPD, Unit: p.Unit, Linkname: Linkname,
+		LCPEchoInterval: p.LCPEchoInterval, LCPEchoFailure: p.LCPEchoFailure,
+		PeerDNS: p.PeerDNS, MTU: p.MTU, Baud: d.cfg.Modem.Baud, Extra: extraArgs(p.Options),
+		Debug: d.cfg.LogLevel == "debug",
+	}
+}
+
+// bringupConfig is the AT bring-up's settings from the config, with the PIN
+// already read.
+func (d *Daemon) bringupConfig(pin string) modem.BringupConfig {
+	m := d.cfg.Modem
+	return modem.BringupConfig{
+		Init: m.Init, PIN: pin, APN: m.APN, PDPType: m.PDPType, CID: 1,
+		AllowRoaming: m.AllowRoaming, RegistrationTimeout: time.Duration(m.RegistrationTimeout),
+		CommandTimeout: time.Duration(m.CommandTimeout),
+	}
+}
+
+// extraArgs splits ppp.options, one option with its arguments per item, into
+// pppd argv words.
+func extraArgs(options []string) []string {
+	var args []string
+	for _, o := range options {
+		args = append(args, strings.Fields(o)...)
+	}
+	return args
 }

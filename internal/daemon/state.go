@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,6 +47,22 @@ type state struct {
 	fwApplied bool
 	fwErr     string
 	reset     time.Time // when the modem was last reset or powered up
+	// unreachable is the last cellular address the carrier-NAT warning was
+	// written for.
+	unreachable netip.Addr
+}
+
+// noteUnreachable records that the cellular link got addr, which the
+// internet cannot reach; true the first time for this address, so the
+// warning is written once per address, not once per redial.
+func (s *state) noteUnreachable(addr netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unreachable == addr {
+		return false
+	}
+	s.unreachable = addr
+	return true
 }
 
 func newState() *state {
@@ -150,8 +167,9 @@ func (d *Daemon) Status() health.Status {
 		out.Link.Local, out.Link.Peer = s.link.Local.String(), s.link.Peer.String()
 		out.Link.Uptime = time.Since(s.linkSince).Round(time.Second).String()
 	}
-	prober := d.prober
+	prober, link := d.prober, s.link
 	s.mu.Unlock()
+	out.Inbound = d.inboundStatus(link)
 	if out.Link.Up {
 		if l, err := netlink.LinkByName(out.Link.Interface); err == nil && l.Attrs().Statistics != nil {
 			out.Link.BytesIn, out.Link.BytesOut = l.Attrs().Statistics.RxBytes, l.Attrs().Statistics.TxBytes

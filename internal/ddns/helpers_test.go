@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Addresses from the documentation ranges, which publicV4 and globalV6 take
+// Addresses from the documentation ranges, which PublicV4 and globalV6 take
 // as public, as the bench's carrier does with 203.0.113.2.
 var (
 	addr1  = netip.MustParseAddr("203.0.113.2")

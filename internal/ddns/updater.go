@@ -36,6 +36,19 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// HTTPClient carries the HTTP providers' requests. Nil: a plain client.
 	HTTPClient *http.Client
+	// OnResult, when set, is told each outcome worth an event: an address
+	// published, one refused for good, and the first failure of a run of
+	// them (not every retry, so an outage of the service does not fill the
+	// journal). It runs on Run's goroutine and must not block.
+	OnResult func(Result)
+}
+
+// Result is the outcome of one update, for OnResult.
+type Result struct {
+	Type    string // A or AAAA
+	Address netip.Addr
+	Err     error // nil: published
+	Refused bool  // Err is a refusal: not retried until the address changes
 }
 
 // Updater keeps one name's A and AAAA records at the addresses given to Set.
@@ -111,7 +124,7 @@ func New(cfg Config, opts Options) (*Updater, error) {
 // blocks; Run acts on the latest addresses.
 func (u *Updater) Set(v4, v6 netip.Addr) {
 	u.mu.Lock()
-	changed := u.recs[0].set(v4.Unmap(), publicV4(v4.Unmap()))
+	changed := u.recs[0].set(v4.Unmap(), PublicV4(v4.Unmap()))
 	changed = u.recs[1].set(v6, globalV6(v6)) || changed
 	u.mu.Unlock()
 	if changed {
@@ -124,7 +137,10 @@ func (u *Updater) Set(v4, v6 netip.Addr) {
 
 var carrierNAT = netip.MustParsePrefix("100.64.0.0/10")
 
-func publicV4(a netip.Addr) bool {
+// PublicV4 reports whether a is an IPv4 address the internet can reach: not
+// private (RFC 1918) and not carrier-grade NAT's shared range (RFC 6598,
+// 100.64.0.0/10). The daemon's carrier-NAT warning uses the same rule.
+func PublicV4(a netip.Addr) bool {
 	return a.Is4() && a.IsGlobalUnicast() && !a.IsPrivate() && !carrierNAT.Contains(a)
 }
 
@@ -251,6 +267,7 @@ func (u *Updater) done(i int, typ string, addr netip.Addr, err error) {
 		u.mu.Unlock()
 		log.Info("dns record published")
 		u.saveState()
+		u.report(Result{Type: typ, Address: addr})
 		return
 	case !current:
 		// The address changed while this one was being sent; its failure
@@ -259,6 +276,7 @@ func (u *Updater) done(i int, typ string, addr netip.Addr, err error) {
 		r.refused = addr
 		r.result, r.resultAt = err.Error(), now
 		log.Error("dns update refused; not retrying until the address or the config changes", "err", err)
+		defer u.report(Result{Type: typ, Address: addr, Err: err, Refused: true})
 	default:
 		r.failures++
 		wait := min(u.opts.MinBackoff<<min(r.failures-1, 30), u.opts.MaxBackoff)
@@ -268,8 +286,17 @@ func (u *Updater) done(i int, typ string, addr netip.Addr, err error) {
 		r.next = now.Add(wait)
 		r.result, r.resultAt = err.Error(), now
 		log.Warn("dns update failed; will retry", "err", err, "attempt", r.failures, "retry_in", wait.Round(time.Second))
+		if r.failures == 1 {
+			defer u.report(Result{Type: typ, Address: addr, Err: err})
+		}
 	}
 	u.mu.Unlock()
+}
+
+func (u *Updater) report(r Result) {
+	if u.opts.OnResult != nil {
+		u.opts.OnResult(r)
+	}
 }
 
 // Status is the DNS part of the status page.

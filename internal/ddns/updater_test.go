@@ -3,9 +3,11 @@ package ddns
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,3 +246,36 @@ func TestUpdaterPublishesOnlyPublicAddresses(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// OnResult hears of the first failure of a run, the publication after it,
+// and a refusal, but not of every retry: what the journal gets.
+func TestUpdaterReportsResults(t *testing.T) {
+	s := newDynDNS2Server(t)
+	var mu sync.Mutex
+	var got []string
+	u := newUpdater(t, s.config(t), Options{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		OnResult: func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, fmt.Sprintf("%s %v err=%v refused=%v", r.Type, r.Address, r.Err != nil, r.Refused))
+		}})
+	s.script(scripted{503, "busy"}, scripted{503, "busy"}, scripted{200, "good"}, scripted{200, "badauth"})
+	run(t, u)
+	u.Set(addr1, noAddr)
+	for range 3 {
+		s.next(t, 5*time.Second)
+	}
+	u.Set(addr2, noAddr)
+	s.next(t, 5*time.Second)
+	want := []string{
+		"A " + addr1.String() + " err=true refused=false",
+		"A " + addr1.String() + " err=false refused=false",
+		"A " + addr2.String() + " err=true refused=true",
+	}
+	eventually(t, 5*time.Second, "three results", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("results %q, want %q", got, want)
+	}
+}

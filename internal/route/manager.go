@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 
@@ -146,6 +147,78 @@ func (m *Manager) Withdraw() error {
 	}
 	m.link = Link{}
 	return errors.Join(errs...)
+}
+
+// Gateways returns how the default routes of the named link (the wired one,
+// eth0) leave, for reply routing through that link (Uplink.V4 and V6): the
+// main table's defaults on it when it has them (metric mode, or before the
+// PPP link came up; the lowest metric wins), else the latest ones replace
+// mode displaced from it and keeps to put back. A family with neither gives
+// the zero Hop; an IPv6 link-local gateway carries the link's name as its
+// zone. It reads the link and one route dump per family.
+func (m *Manager) Gateways(name string) (v4, v6 Hop, err error) {
+	nl, err := m.h.LinkByName(name)
+	if err != nil {
+		return Hop{}, Hop{}, fmt.Errorf("gateways of %s: %w", name, err)
+	}
+	index := nl.Attrs().Index
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hops := [2]Hop{}
+	for i, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		defaults, err := m.defaults(family)
+		if err != nil {
+			return Hop{}, Hop{}, fmt.Errorf("gateways of %s: %w", name, err)
+		}
+		best := -1
+		for j, r := range defaults {
+			if h := hopOf(r, index, name); h.set() && (best < 0 || r.Priority < defaults[best].Priority) {
+				best, hops[i] = j, h
+			}
+		}
+		if best >= 0 {
+			continue
+		}
+		for _, r := range slices.Backward(m.saved) {
+			if h := hopOf(r, index, name); h.set() && r.Family == family {
+				hops[i] = h
+				break
+			}
+		}
+	}
+	return hops[0], hops[1], nil
+}
+
+// hopOf is how route r leaves through link index (named name); the zero Hop
+// when it does not.
+func hopOf(r netlink.Route, index int, name string) Hop {
+	gw := r.Gw
+	switch {
+	case len(r.MultiPath) > 0:
+		gw = nil
+		for _, nh := range r.MultiPath {
+			if nh.LinkIndex == index && nh.Gw != nil {
+				gw = nh.Gw
+				break
+			}
+		}
+		if gw == nil {
+			return Hop{}
+		}
+	case r.LinkIndex != index:
+		return Hop{}
+	case gw == nil:
+		return Hop{Direct: true}
+	}
+	a, ok := netip.AddrFromSlice(gw)
+	if !ok {
+		return Hop{}
+	}
+	a = a.Unmap()
+	if a.Is6() && a.IsLinkLocalUnicast() {
+		a = a.WithZone(name)
+	}
+	return Hop{Gateway: a}
 }
 
 // ours is the default route we want on l.

@@ -275,3 +275,47 @@ func TestLinkRecreated(t *testing.T) {
 	mustNoErr(t, m.Withdraw())
 	check(t, "after Withdraw", defaults(t, h, netlink.FAMILY_V4), []string{"eth0 metric 202 via 192.168.1.1"})
 }
+
+// TestGateways covers where the wired uplink's reply gateway comes from: the
+// main table, or in replace mode the routes the Manager displaced.
+func TestGateways(t *testing.T) {
+	ns, h := quietNS(t)
+	addLink(t, h, "eth0", "192.168.1.10/24", "")
+	eth := mustLink(t, h, "eth0")
+	mustNoErr(t, h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.ParseIP("192.168.1.1"), Priority: 202}))
+	mustNoErr(t, h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Dst: zeroNet(netlink.FAMILY_V6), Gw: net.ParseIP("fe80::1")}))
+	addLink(t, h, "ppp0", "10.64.64.64/32", "10.64.64.1/32")
+	addAddr(t, h, "ppp0", "2001:db8:c::64/64")
+	ppp, err := readLink(h, "ppp0")
+	mustNoErr(t, err)
+	wired := [2]Hop{{Gateway: netip.MustParseAddr("192.168.1.1")}, {Gateway: netip.MustParseAddr("fe80::1%eth0")}}
+	gateways := func(m *Manager, what, name string, want [2]Hop) {
+		t.Helper()
+		v4, v6, err := m.Gateways(name)
+		mustNoErr(t, err)
+		if diff := cmp.Diff(want, [2]Hop{v4, v6}, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			t.Errorf("%s: Gateways(%s) (-want +got):\n%s", what, name, diff)
+		}
+	}
+	for _, mode := range []Mode{ModeReplace, ModeMetric} {
+		m := NewManager(h, mode, 50, nil)
+		gateways(m, string(mode)+", before Apply", "eth0", wired)
+		mustNoErr(t, m.Apply(ppp))
+		gateways(m, string(mode)+", after Apply", "eth0", wired)
+		gateways(m, string(mode)+", after Apply", "ppp0", [2]Hop{{Direct: true}, {Direct: true}})
+		mustNoErr(t, m.Withdraw())
+		gateways(m, string(mode)+", after Withdraw", "eth0", wired)
+	}
+	// Replace mode really took them out of the main table: the answer came
+	// from what it keeps to put back.
+	m := NewManager(h, ModeReplace, 0, nil)
+	mustNoErr(t, m.Apply(ppp))
+	if got := sh(t, ns, "ip", "route", "show", "default", "dev", "eth0"); got != "" {
+		t.Errorf("eth0 default still in main: %q", got)
+	}
+	gateways(m, "displaced", "eth0", wired)
+	mustNoErr(t, m.Withdraw())
+	if _, _, err := m.Gateways("eth9"); err == nil {
+		t.Error("Gateways of a missing link: no error")
+	}
+}

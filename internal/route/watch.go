@@ -2,6 +2,11 @@
 // dropped replacedefaultroute and the daemon must put the old default back
 // when the link goes away, so pppd runs with nodefaultroute and this package
 // owns the route, driven by netlink events rather than polling.
+//
+// It also owns reply routing (ReplyRoutes): policy rules and routing tables
+// of failberry's own that send the replies of a connection back out of the
+// link it came in on, by the connection mark the firewall sets, so a health
+// check that reached eth0 is not answered through ppp0.
 package route
 
 import (

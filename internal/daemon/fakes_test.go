@@ -1,0 +1,411 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/modem/sim"
+	"github.com/failberry/failberry/usbpower"
+)
+
+// Fakes of the daemon's seams for the scenario tests. Each records the OS
+// calls it was asked for, in order, in one shared calls log; the modem is
+// the simulator (modem/sim), which speaks real AT, so bring-up, dial and
+// hangup run the daemon's real code.
+
+// waitFor bounds every wait of the scenario tests: a failure deadline for a
+// busy machine, not a speed target.
+const waitFor = 20 * time.Second
+
+// calls is the ordered log of OS calls the fakes saw.
+type calls struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (c *calls) add(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = append(c.log, fmt.Sprintf(format, args...))
+}
+
+func (c *calls) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.log)
+}
+
+// simSerial serves the simulated modem on the tty it is plugged in as;
+// every other path fails as a missing device would. Like TIOCEXCL, a second
+// open while the modem's port is open fails.
+type simSerial struct {
+	modem *sim.Modem
+	rec   *calls
+	mu    sync.Mutex
+	tty   string // "" while the modem is off the bus
+	busy  bool
+}
+
+func (s *simSerial) plug(tty string) { s.mu.Lock(); s.tty = tty; s.mu.Unlock() }
+
+func (s *simSerial) OpenAT(path string, _ int) (ATPort, error) { return s.open(path) }
+func (s *simSerial) OpenDial(path string, _ int) (DialLine, error) {
+	l, err := s.open(path)
+	if err == nil {
+		s.rec.add("dial line %s", path)
+	}
+	return l, err
+}
+
+func (s *simSerial) open(path string) (*simLine, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case path != s.tty:
+		return nil, fmt.Errorf("open %s: %w", path, os.ErrNotExist)
+	case s.busy:
+		return nil, fmt.Errorf("open %s: device busy", path)
+	}
+	s.busy = true
+	dte, modemSide := net.Pipe()
+	carrier, network := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go io.Copy(io.Discard, network) //nolint:errcheck // the network drops what the call sends
+	go func() {
+		defer close(done)
+		_ = s.modem.Run(ctx, modemSide, carrier)
+	}()
+	l := &simLine{Conn: dte, path: path}
+	l.timeout.Store(-1)
+	l.release = sync.OnceFunc(func() {
+		network.Close() // the call, if any, drops: NO CARRIER
+		deadline := time.Now().Add(2 * time.Second)
+		for s.modem.Snapshot().CallUp && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		dte.Close()
+		<-done
+		modemSide.Close()
+		carrier.Close()
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
+	})
+	return l, nil
+}
+
+// simLine is one open of the modem's tty. Handed to the fake pppd, the
+// daemon's Close leaves it open (pppd has its own copy of the descriptor)
+// and the fake pppd releases it when it exits.
+type simLine struct {
+	net.Conn
+	path       string
+	timeout    atomic.Int64
+	handedOver atomic.Bool
+	release    func()
+}
+
+func (l *simLine) SetReadTimeout(d time.Duration) error { l.timeout.Store(int64(d)); return nil }
+
+func (l *simLine) Read(p []byte) (int, error) {
+	var deadline time.Time
+	if d := time.Duration(l.timeout.Load()); d >= 0 {
+		deadline = time.Now().Add(d)
+	}
+	if err := l.Conn.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	return l.Conn.Read(p)
+}
+
+func (l *simLine) Close() error {
+	if !l.handedOver.Load() {
+		l.release()
+	}
+	return nil
+}
+
+func (l *simLine) File() *os.File { return nil }
+
+// fakePPPD starts fake pppds on the dialled line; the test ends them.
+type fakePPPD struct {
+	rec     *calls
+	started chan *fakePPP
+	pids    atomic.Int32
+	mu      sync.Mutex
+	exited  int // pppds that exited on their own
+}
+
+func (f *fakePPPD) start(_ context.Context, o pppd.Options, line DialLine, _ *slog.Logger) (PPP, error) {
+	l := line.(*simLine)
+	l.handedOver.Store(true)
+	p := &fakePPP{rec: f.rec, parent: f, line: l, pid: int(f.pids.Add(1)), done: make(chan struct{})}
+	go io.Copy(io.Discard, l.Conn) //nolint:errcheck // pppd reads the line until it exits
+	f.rec.add("pppd start %s %s", pppd.Interface(o), l.path)
+	f.started <- p
+	return p, nil
+}
+
+// fakePPP is one fake pppd: it runs until the test makes it exit or the
+// daemon stops it, and then drops the call, as pppd's hangup does.
+type fakePPP struct {
+	rec    *calls
+	parent *fakePPPD
+	line   *simLine
+	pid    int
+	once   sync.Once
+	done   chan struct{}
+	err    error
+}
+
+// exit ends pppd on its own with err (the peer hung up, it was killed...).
+func (p *fakePPP) exit(err error) {
+	p.once.Do(func() {
+		p.err = err
+		p.rec.add("pppd exit %d", p.pid)
+		p.parent.mu.Lock()
+		p.parent.exited++
+		p.parent.mu.Unlock()
+		p.line.release()
+		close(p.done)
+	})
+}
+
+func (p *fakePPP) Done() <-chan struct{} { return p.done }
+func (p *fakePPP) Wait() error           { <-p.done; return p.err }
+func (p *fakePPP) Pid() int              { return p.pid }
+func (p *fakePPP) Stop(grace time.Duration) error {
+	stopped := false
+	p.once.Do(func() {
+		stopped = true
+		p.err = &pppd.ExitError{Code: pppd.ExitUserRequest}
+		p.line.release()
+		close(p.done)
+	})
+	if stopped {
+		p.rec.add("pppd stop %d grace %v", p.pid, grace)
+	}
+	return nil
+}
+
+// fakeWatcher hands each session's link watch to the test.
+type fakeWatcher struct {
+	watches chan *linkWatch
+}
+
+type linkWatch struct {
+	fn   func(route.Link)
+	fail chan error
+}
+
+func (w *fakeWatcher) watch(ctx context.Context, _ string, fn func(route.Link)) error {
+	lw := &linkWatch{fn: fn, fail: make(chan error, 1)}
+	select {
+	case w.watches <- lw:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-lw.fail:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fakeRoutes records the default route and the reply routing asked for.
+type fakeRoutes struct {
+	rec     *calls
+	mu      sync.Mutex
+	replies *route.Policy // nil: removed (or never applied)
+}
+
+func (r *fakeRoutes) Apply(l route.Link) error {
+	if !l.Ready() {
+		return route.ErrLinkNotReady
+	}
+	r.rec.add("route apply %s %s", l.Name, l.Local)
+	return nil
+}
+func (r *fakeRoutes) Withdraw() error { r.rec.add("route withdraw"); return nil }
+func (r *fakeRoutes) Gateways(name string) (v4, v6 route.Hop, err error) {
+	if name != "eth0" {
+		return route.Hop{}, route.Hop{}, errors.New("no such link " + name)
+	}
+	return route.Hop{Gateway: wiredGateway}, route.Hop{}, nil
+}
+func (r *fakeRoutes) ApplyReplies(p route.Policy) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = &p
+	return nil
+}
+func (r *fakeRoutes) RemoveReplies() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = nil
+	r.rec.add("replies removed")
+	return nil
+}
+
+// replyLinks is the reply policy now, as "eth0 via 192.168.1.1" and
+// "ppp0 direct" items; nil when removed.
+func (r *fakeRoutes) replyLinks() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.replies == nil {
+		return nil
+	}
+	out := []string{}
+	for _, u := range r.replies.Uplinks {
+		how := "direct"
+		if u.V4.Gateway.IsValid() {
+			how = "via " + u.V4.Gateway.String()
+		}
+		out = append(out, fmt.Sprintf("%s %#x %s", u.Name, u.Mark, how))
+	}
+	return out
+}
+
+// fakeFirewall records what the daemon asked of iptables.
+type fakeFirewall struct{ rec *calls }
+
+func (f fakeFirewall) Apply(context.Context, firewall.Ruleset) error {
+	f.rec.add("firewall apply")
+	return nil
+}
+func (f fakeFirewall) Keep(ctx context.Context, _ firewall.Ruleset, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (f fakeFirewall) Cleanup(context.Context) error { f.rec.add("firewall cleanup"); return nil }
+
+// fakeUSB power-cycles the simulated modem; replug, when set, runs while
+// the power is off (the modem comes back under another tty).
+type fakeUSB struct {
+	rec    *calls
+	modem  *sim.Modem
+	replug func()
+}
+
+func (u *fakeUSB) Cycle(_ context.Context, loc usbpower.Location, _ time.Duration) (usbpower.Timing, error) {
+	u.rec.add("usb cycle %s port %d", loc.Hub, loc.Port)
+	u.modem.PowerOff()
+	if u.replug != nil {
+		u.replug()
+	}
+	u.modem.PowerOn()
+	return usbpower.Timing{}, nil
+}
+
+// fakeProbers hands each session's prober to the test.
+type fakeProbers struct{ made chan *fakeProber }
+
+func (f *fakeProbers) make(health.ProberConfig, *slog.Logger) PathProber {
+	p := &fakeProber{changes: make(chan bool, 1)}
+	f.made <- p
+	return p
+}
+
+// fakeProber's verdicts are the test's: it sends them on changes.
+type fakeProber struct {
+	changes chan bool
+	ok      atomic.Bool
+}
+
+func (p *fakeProber) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (p *fakeProber) Changes() <-chan bool          { return p.changes }
+func (p *fakeProber) CellularOK() bool              { return p.ok.Load() }
+func (p *fakeProber) Snapshot() health.ProbeStats   { return health.ProbeStats{} }
+func (p *fakeProber) verdict(up bool)               { p.ok.Store(up); p.changes <- up }
+
+// fakeClock fires the waits it is told to hold only when the test says so
+// (fire); every other wait (backoffs) passes at once, and is recorded.
+type fakeClock struct {
+	hold    map[time.Duration]bool
+	mu      sync.Mutex
+	pending map[time.Duration][]chan time.Time
+	waits   []time.Duration
+}
+
+func newFakeClock(hold ...time.Duration) *fakeClock {
+	c := &fakeClock{hold: map[time.Duration]bool{}, pending: map[time.Duration][]chan time.Time{}}
+	for _, d := range hold {
+		c.hold[d] = true
+	}
+	return c
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
+	if c.hold[d] {
+		c.pending[d] = append(c.pending[d], ch)
+	} else {
+		ch <- time.Now()
+	}
+	return ch
+}
+
+// armed reports how many waits of d are pending.
+func (c *fakeClock) armed(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending[d])
+}
+
+// fire lets every pending wait of d pass.
+func (c *fakeClock) fire(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.pending[d] {
+		ch <- time.Now()
+	}
+	delete(c.pending, d)
+}
+
+// eventually polls cond until it holds or waitFor passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// receive takes the next value from ch or fails the test.
+func receive[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// joined is a call log as one line per call, for failure messages.
+func joined(log []string) string { return "\n\t" + strings.Join(log, "\n\t") }

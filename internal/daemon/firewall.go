@@ -1,0 +1,175 @@
+package daemon
+
+// The firewall's part of the daemon: the policy the config describes, and
+// applying it (before pppd may start), keeping it, and removing it at stop.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/failberry/failberry/firewall"
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/config"
+	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/systemd"
+)
+
+// FirewallPolicy is the firewall policy the config describes. `failberry
+// check` prints its rules; `failberry run` applies them.
+func FirewallPolicy(c config.Config) firewall.Policy {
+	port := 0
+	if p, err := listenPort(c.Health.Listen); err == nil {
+		port = p
+	}
+	var sources []netip.Prefix
+	for _, s := range c.Firewall.AllowSources {
+		sources = append(sources, s.Prefix)
+	}
+	p := firewall.Policy{
+		WAN:           firewall.DefaultWAN,
+		LAN:           c.Firewall.LAN,
+		MasqueradeOut: c.Firewall.MasqueradeOut,
+		AllowSources:  sources,
+		HealthPort:    port,
+		InboundICMP:   c.Firewall.InboundICMP,
+		IPv6:          c.Firewall.IPv6,
+		ClampMSS:      c.Firewall.ClampMSS,
+		Forwards:      c.Firewall.Forwards,
+		DMZ:           c.Firewall.DMZ,
+		DMZ6:          c.Firewall.DMZ6,
+		SNATForwards:  c.Firewall.SNATForwards,
+		// Connections are marked by the link they came in on, with the
+		// marks reply routing routes by (replies.go): the same constants.
+		Marks:    []firewall.InterfaceMark{{Interface: firewall.DefaultWAN, Mark: route.MarkCellular}},
+		MarkMask: route.MarkMask,
+	}
+	if w := c.Route.WiredInterface; w != "" {
+		p.Marks = append([]firewall.InterfaceMark{{Interface: w, Mark: route.MarkWired}}, p.Marks...)
+	}
+	return p
+}
+
+// ConfigChecks are the rules about the whole config that other packages
+// own; every command that loads the config for use runs them.
+var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall}
+
+// policyKeys names the config key of each firewall.Policy field that has one.
+var policyKeys = map[string]string{"Forwards": "firewall.forwards", "DMZ": "firewall.dmz",
+	"DMZ6": "firewall.dmz6", "SNATForwards": "firewall.snat_forwards"}
+
+// CheckFirewall is the config's check of the firewall policy (a
+// config.Check): the firewall's own validation, pointed at the key and line
+// of what it refuses, so `failberry check` and `failberry run` agree.
+func CheckFirewall(c config.Config) error {
+	_, err := firewall.Build(FirewallPolicy(c))
+	var fe *firewall.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe) && policyKeys[fe.Field] != "":
+		key := policyKeys[fe.Field]
+		if fe.Index >= 0 {
+			key = fmt.Sprintf("%s[%d]", key, fe.Index)
+		}
+		return &config.KeyError{Key: key, Msg: fe.Err.Error()}
+	}
+	return &config.KeyError{Key: "firewall", Msg: err.Error()}
+}
+
+// listenPort is the port of a listen address such as ":9000".
+func listenPort(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return n, nil
+}
+
+// firewallReady waits until the firewall is applied: the link must never be
+// up without it.
+func (d *Daemon) firewallReady(ctx context.Context) error {
+	select {
+	case <-d.fwDone:
+		return d.fwErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startFirewall applies the policy over whatever an earlier run left.
+func (d *Daemon) startFirewall(ctx context.Context) error {
+	if !d.cfg.Firewall.Enabled {
+		return nil
+	}
+	fw, err := d.firewall()
+	if err != nil {
+		return fmt.Errorf("firewall: %w", err)
+	}
+	d.fw = fw
+	// No Cleanup first: Apply converges from whatever a crashed run left
+	// (duplicate jumps, stale rules or chains) by adding before deleting,
+	// so the cellular side is never open in between.
+	if err := firewall.EnableForwarding(d.opts.ProcRoot, true, d.cfg.Firewall.IPv6); err != nil {
+		return fmt.Errorf("firewall: %w", err)
+	}
+	if err := fw.Apply(ctx, d.rules); err != nil {
+		d.st.setFirewall(false, err)
+		return fmt.Errorf("firewall: %w", err)
+	}
+	d.st.setFirewall(true, nil)
+	return nil
+}
+
+// firewall is the Options' firewall, or iptables, whose repairs become
+// journal events.
+func (d *Daemon) firewall() (Firewall, error) {
+	if d.opts.Firewall != nil {
+		return d.opts.Firewall, nil
+	}
+	fw, err := firewall.NewSystem(d.log, d.cfg.Firewall.IPv6)
+	if err != nil {
+		return nil, err
+	}
+	fw.Repaired = func(changes []string) {
+		d.events.Emit(systemd.FirewallRepaired, fmt.Sprintf("firewall rules changed behind failberry's back were restored (%d changes)", len(changes)),
+			map[string]string{"CHANGES": strings.Join(changes, "; ")})
+	}
+	return fw, nil
+}
+
+func (d *Daemon) keepFirewall(ctx context.Context) {
+	if d.firewallReady(ctx) != nil || d.fw == nil {
+		return
+	}
+	err := d.fw.Keep(ctx, d.rules, time.Duration(d.cfg.Firewall.ReconcileInterval))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		d.log.Error("firewall upkeep stopped", "err", err)
+		d.st.setFirewall(false, err)
+	}
+}
+
+// stopFirewall removes the rules. It runs once ctx (the daemon's root
+// context) has ended, so it works under a context of its own that keeps
+// ctx's values and is bounded by cleanupTimeout, within the unit's stop
+// timeout.
+func (d *Daemon) stopFirewall(ctx context.Context) {
+	<-d.fwDone
+	if d.fw == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := d.fw.Cleanup(ctx); err != nil {
+		d.log.Error("firewall: removing rules at stop", "err", err)
+	}
+}
