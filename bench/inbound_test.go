@@ -16,6 +16,7 @@ import (
 
 	"github.com/failberry/failberry/bench"
 	"github.com/failberry/failberry/modem/sim"
+	"github.com/failberry/failberry/systemd"
 )
 
 // The seed's topology (bench/guest/inbound.sh): the main router on the
@@ -33,12 +34,11 @@ const (
 	cellAddr2  = "203.0.113.77"
 	cgnatAddr  = "100.64.0.2"
 
-	dyndns2Listen  = checker + ":8080"
-	route53Listen  = checker + ":8053"
-	r53KeyID       = "AKIDEXAMPLE" // AWS's documentation example key, as in internal/ddns
-	r53Secret      = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-	r53Zone        = "Z0123456789ABCDEFGHIJ"
-	carrierNATKind = "carrier-nat" // FAILBERRY_KIND of the carrier-NAT warning
+	dyndns2Listen = checker + ":8080"
+	route53Listen = checker + ":8053"
+	r53KeyID      = "AKIDEXAMPLE" // AWS's documentation example key, as in internal/ddns
+	r53Secret     = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+	r53Zone       = "Z0123456789ABCDEFGHIJ"
 )
 
 // inboundFirewall is the firewall keys of the forward scenarios.
@@ -509,9 +509,9 @@ func (in *inbound) dnsRoute53(t *testing.T) {
 // string fields are kept).
 type journalEntry map[string]any
 
-func (in *inbound) journal(t *testing.T, kind string) []journalEntry {
+func (in *inbound) journal(t *testing.T, k systemd.Kind) []journalEntry {
 	t.Helper()
-	out := guest(t, in.ctx, in.vm, 20*time.Second, `journalctl --no-pager -o json SYSLOG_IDENTIFIER=failberry FAILBERRY_KIND=`+kind)
+	out := guest(t, in.ctx, in.vm, 20*time.Second, `journalctl --no-pager -o json MESSAGE_ID=`+k.ID)
 	var es []journalEntry
 	for _, line := range strings.Split(out, "\n") {
 		var e journalEntry
@@ -540,7 +540,7 @@ func catalogIDs(t *testing.T) map[string]bool {
 // carrierNATEntries are the journal's carrier-NAT warnings that name addr.
 func (in *inbound) carrierNATEntries(t *testing.T, addr string) []journalEntry {
 	var out []journalEntry
-	for _, e := range in.journal(t, carrierNATKind) {
+	for _, e := range in.journal(t, systemd.CarrierNAT) {
 		for k, v := range e {
 			if s, ok := v.(string); ok && strings.HasPrefix(k, "FAILBERRY_") && s == addr {
 				out = append(out, e)
@@ -551,14 +551,14 @@ func (in *inbound) carrierNATEntries(t *testing.T, addr string) []journalEntry {
 	return out
 }
 
-// A carrier-NAT address: the journal says so once for the address (a
-// journal entry of its own MESSAGE_ID, documented in the catalog, with a
+// A carrier-NAT address: the journal says so once for the address (an
+// entry with the carrier-nat MESSAGE_ID, documented in the catalog, a
 // FAILBERRY_ field holding the address, at warning priority or above),
 // status --json says so, and DNS does not publish it.
 func (in *inbound) carrierNAT(t *testing.T) {
 	in.newCellAddr(t, cgnatAddr)
 	var es []journalEntry
-	waitFor(t, 15*time.Second, "a "+carrierNATKind+" journal entry naming "+cgnatAddr, func() bool {
+	waitFor(t, 15*time.Second, "a carrier-nat journal entry (MESSAGE_ID="+systemd.CarrierNAT.ID+") naming "+cgnatAddr, func() bool {
 		es = in.carrierNATEntries(t, cgnatAddr)
 		return len(es) > 0
 	})
@@ -573,12 +573,17 @@ func (in *inbound) carrierNAT(t *testing.T) {
 	t.Logf("carrier-NAT journal entry: MESSAGE_ID=%s MESSAGE=%v", id, e["MESSAGE"])
 
 	status := guest(t, in.ctx, in.vm, 10*time.Second, `/mnt/bin/failberry status --json --config /mnt/failberry.yaml`)
-	var st any
-	if err := json.Unmarshal([]byte(status), &st); err != nil {
+	var st2 struct {
+		Inbound struct {
+			Address    string `json:"address"`
+			CarrierNAT bool   `json:"carrier_nat"`
+		} `json:"inbound"`
+	}
+	if err := json.Unmarshal([]byte(status), &st2); err != nil {
 		t.Fatalf("failberry status --json: %v\n%s", err, status)
 	}
-	if !jsonFlag(st, "carrier_nat") {
-		t.Errorf("failberry status --json has no true or non-empty carrier_nat field:\n%s", status)
+	if !st2.Inbound.CarrierNAT || st2.Inbound.Address != cgnatAddr {
+		t.Errorf("failberry status --json: inbound %+v, want carrier_nat true for %s:\n%s", st2.Inbound, cgnatAddr, status)
 	}
 
 	// Once per address: a redial with the same address adds nothing.
@@ -590,40 +595,4 @@ func (in *inbound) carrierNAT(t *testing.T) {
 	if acc, _ := in.ddnsRequests("dyndns2"); len(forAddr(acc, cgnatAddr)) > 0 {
 		t.Errorf("dyndns2: the carrier-NAT address %s was published", cgnatAddr)
 	}
-}
-
-// jsonFlag reports whether v holds key anywhere with a true, non-zero or
-// non-empty value.
-func jsonFlag(v any, key string) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			if k == key {
-				switch x := x.(type) {
-				case bool:
-					if x {
-						return true
-					}
-				case string:
-					if x != "" {
-						return true
-					}
-				case map[string]any, []any:
-					if x != nil {
-						return true
-					}
-				}
-			}
-			if jsonFlag(x, key) {
-				return true
-			}
-		}
-	case []any:
-		for _, x := range v {
-			if jsonFlag(x, key) {
-				return true
-			}
-		}
-	}
-	return false
 }
