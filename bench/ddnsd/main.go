@@ -36,6 +36,7 @@ func main() {
 	user := flag.String("user", "ddnskey", "dyndns2 user name")
 	pass := flag.String("pass", "s3cret", "dyndns2 password")
 	host := flag.String("host", "vpn.example.com", "dyndns2 host name the account owns")
+	agent := flag.String("agent", "failberry ", "dyndns2: User-Agent prefix clients must send (empty: any)")
 	r53 := flag.String("route53", "", "listen address of the Route 53 API (empty: none)")
 	key := flag.String("key", "AKIDEXAMPLE", "Route 53 access key id")
 	secret := flag.String("secret", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "Route 53 secret key")
@@ -72,6 +73,7 @@ func main() {
 	}
 	if *dyn != "" {
 		d := ddnstest.NewDynDNS2(*user, *pass, *host)
+		d.AgentPrefix = *agent
 		d.Observe(observe)
 		serve(*dyn, d)
 	}
