@@ -33,7 +33,12 @@ func TestDaemonLadderUnderSystemd(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	guest(t, ctx, vm, 60*time.Second, `systemctl restart failberry`) // a fresh ladder
+	// A fresh ladder, restarted from a link that is up: pppd then ends the
+	// call as the daemon stops. Stopped mid-dial, the daemon would leave the
+	// simulated modem in data mode, where a real modem hangs up on the DTR
+	// drop of the closed tty, which the simulator cannot see.
+	lanReachesInternet(t, ctx, vm, time.Now(), 90*time.Second)
+	guest(t, ctx, vm, 60*time.Second, `systemctl restart failberry`)
 	t.Run("persistent-blackhole", func(t *testing.T) { persistentBlackholeClimbs(t, ctx, vm) })
 	if t.Failed() {
 		return

@@ -19,29 +19,7 @@ func copySysfsTree(t *testing.T, name string) string {
 	t.Helper()
 	src := filepath.Join("testdata", "sysfs", name)
 	dst := filepath.Join(t.TempDir(), "sys")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, to)
-		case d.IsDir():
-			return os.MkdirAll(to, 0o755)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(to, b, 0o644)
-		}
-	})
+	err := os.CopyFS(dst, os.DirFS(src)) // keeps the trees' relative symlinks
 	if err != nil {
 		t.Fatalf("copy %s: %v", name, err)
 	}

@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/daemon"
 	"github.com/failberry/failberry/usbpower"
 )
 
@@ -118,5 +123,32 @@ func TestUnknownCommand(t *testing.T) {
 	_, stderr, err := runCLI(t, "frobnicate")
 	if exitCode(err) != 2 || !strings.Contains(stderr, "usage: failberry") {
 		t.Fatalf("got %v, stderr %q", err, stderr)
+	}
+}
+
+// `failberry check` says whether the running daemon's cellular address is
+// behind the carrier's NAT (issue 12), from the daemon's status on its
+// control socket; without a daemon it says nothing about inbound.
+func TestCheckReportsCarrierNAT(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	cfg := filepath.Join(dir, "f.yaml")
+	os.WriteFile(cfg, []byte("modem:\n  apn: internet\nrun_dir: "+run+"\n"), 0o600)
+	if out, _, err := runCLI(t, "check", "--config", cfg); err != nil || strings.Contains(out, "Inbound") {
+		t.Fatalf("without a daemon: %v\n%s", err, out)
+	}
+	os.MkdirAll(run, 0o755)
+	ln, err := net.Listen("unix", daemon.ControlSocket(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := health.Status{Inbound: health.InboundStatus{Address: "100.64.0.2", CarrierNAT: true}}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(status) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	out, _, err := runCLI(t, "check", "--config", cfg)
+	if err != nil || !strings.Contains(out, "# Inbound: the cellular address 100.64.0.2 is behind the carrier's NAT") ||
+		!strings.Contains(out, "ask the carrier for a public address") {
+		t.Errorf("check with a daemon behind carrier NAT: %v\n%s", err, out)
 	}
 }

@@ -60,12 +60,18 @@ func cmdAT(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// control makes one request to the daemon's control socket.
+// control makes one request to the daemon's control socket, found through
+// the config's run_dir.
 func control(ctx context.Context, cfgPath, method, path, body string) ([]byte, error) {
 	runDir := config.Default().RunDir
 	if cfg, err := config.Load(cfgPath); err == nil {
 		runDir = cfg.RunDir
 	}
+	return controlAt(ctx, runDir, method, path, body)
+}
+
+// controlAt makes one request to the control socket in runDir.
+func controlAt(ctx context.Context, runDir, method, path, body string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, "http://failberry"+path, strings.NewReader(body))
 	if err != nil {
 		return nil, err

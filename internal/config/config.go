@@ -107,9 +107,9 @@ type Firewall struct {
 	MasqueradeOut []string `yaml:"masquerade_out" check:"ifname" hint:"[eth0]"` // besides the ppp link
 	// AllowSources limits failover to these hosts or networks, to avoid a
 	// surprise bill. Empty means every LAN host.
-	AllowSources []Source `yaml:"allow_sources" hint:"[\"192.168.1.20\", \"192.168.2.0/24\"]"`
-	InboundICMP  bool     `yaml:"inbound_icmp"`
-	IPv6         bool     `yaml:"ipv6"`
+	AllowSources []firewall.Source `yaml:"allow_sources" hint:"[\"192.168.1.20\", \"192.168.2.0/24\"]"`
+	InboundICMP  bool              `yaml:"inbound_icmp"`
+	IPv6         bool              `yaml:"ipv6"`
 	// ClampMSS is on by default: ppp MTUs are small and PMTU discovery is
 	// often broken on cellular.
 	ClampMSS          bool           `yaml:"clamp_mss"`

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config/value"
 	"github.com/google/go-cmp/cmp"
@@ -21,7 +22,7 @@ import (
 
 const samplePath = "../../packaging/failberry.yaml"
 
-var cmpOpts = cmp.Options{cmpopts.EquateComparable(Source{}, netip.Addr{})}
+var cmpOpts = cmp.Options{cmpopts.EquateComparable(firewall.Source{}, netip.Addr{})}
 
 func withAPN(apn string) Config {
 	c := Default()
@@ -165,7 +166,7 @@ recovery:
 	want.PPP.Options, want.PPP.MTU = []string{"novj", "mru 1400"}, 1400
 	want.Route = Route{Mode: "metric", Metric: 20, WiredInterface: "eth0"}
 	want.Firewall.LAN = []string{"eth0", "wlan+"}
-	want.Firewall.AllowSources = []Source{{netip.MustParsePrefix("192.168.1.20/32")}, {netip.MustParsePrefix("2001:db8::/32")}}
+	want.Firewall.AllowSources = []firewall.Source{{Prefix: netip.MustParsePrefix("192.168.1.20/32")}, {Prefix: netip.MustParsePrefix("2001:db8::/32")}}
 	want.Health.StatusListen = ""
 	want.Health.Probes.Targets = []target.Target{
 		{Kind: "tcp", Addr: "[2606:4700::1111]:443"}, {Kind: "http", Addr: "http://example.com:8443/health"}, {Kind: "icmp", Addr: "9.9.9.9"}}

@@ -1,4 +1,4 @@
-package config
+package firewall
 
 import (
 	"fmt"
@@ -7,13 +7,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Value types whose YAML form differs from Go's. Each reads what a user
-// writes and prints the same form back, so `failberry check` output parses.
-
-// Source is a host or network allowed to fail over: "192.168.1.20" (one
-// host, /32 or /128) or "192.168.1.0/24".
+// Source is a host or network allowed to fail over, as the config writes it:
+// "192.168.1.20" (one host, /32 or /128) or "192.168.1.0/24" (the network,
+// without host bits).
 type Source struct{ netip.Prefix }
 
+// UnmarshalYAML reads a host or a network and refuses host bits.
 func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 	if a, err := netip.ParseAddr(n.Value); err == nil && a.Zone() == "" {
 		s.Prefix = netip.PrefixFrom(a, a.BitLen())
@@ -30,4 +29,5 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML prints the form UnmarshalYAML reads.
 func (s Source) MarshalYAML() (any, error) { return s.String(), nil }
