@@ -112,8 +112,8 @@ func TestInbound(t *testing.T) {
 	in := &inbound{t: t, ctx: ctx, vm: vm, cell: cellAddr1}
 	t.Cleanup(func() {
 		if t.Failed() { // the daemon runs outside the unit: its events are in the journal by identifier
-			out, _ := vm.Run(context.Background(), 15*time.Second, `journalctl --no-pager -o short-precise SYSLOG_IDENTIFIER=failberry -p notice | tail -n 80`)
-			t.Logf("failberry's journal events:\n%s", out)
+			out, err := vm.Run(context.Background(), 15*time.Second, `journalctl --no-pager -o short-precise SYSLOG_IDENTIFIER=failberry 2>&1 | tail -n 80`)
+			t.Logf("failberry's journal events (%v):\n%s", err, out)
 		}
 	})
 	in.setup()
