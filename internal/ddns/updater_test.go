@@ -259,7 +259,7 @@ func TestUpdaterReportsResults(t *testing.T) {
 			defer mu.Unlock()
 			got = append(got, fmt.Sprintf("%s %v err=%v refused=%v", r.Type, r.Address, r.Err != nil, r.Refused))
 		}})
-	s.script(scripted{503, "busy"}, scripted{503, "busy"}, scripted{200, "good"}, scripted{200, "badauth"})
+	s.Script(scripted{Code: 503, Body: "busy"}, scripted{Code: 503, Body: "busy"}, scripted{Code: 200, Body: "good"}, scripted{Code: 200, Body: "badauth"})
 	run(t, u)
 	u.Set(addr1, noAddr)
 	for range 3 {
