@@ -47,13 +47,20 @@ func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
 // startVMWith boots the VM, with real systemd as init when systemd is set.
 func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *bench.VM) {
 	t.Helper()
+	return startVMFor(t, cfg, systemd, 12*time.Minute)
+}
+
+// startVMFor is startVMWith for a test that may take up to limit in all
+// (several scenarios in one VM).
+func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration) (context.Context, *bench.VM) {
+	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "qemu-system-x86_64", "pppd", "chat", "uhubctl", "iptables", "conntrack")
 	if _, _, err := bench.Kernel(); err != nil {
 		testenv.Skip(t, "%v", err)
 	}
 	buildOnce(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	cfg.Seed = time.Now().UnixNano()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -86,14 +93,17 @@ func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *
 // diagScript shows the guest's network state when a scenario fails.
 const diagScript = `set +e
 echo "## processes"; ps -eo pid,stat,args | grep -E 'pppd|failberry|socat' | grep -v grep
-for ns in "" lan isp; do
+for ns in "" lan isp router; do
+  [ -z "$ns" ] || [ -e /run/netns/$ns ] || continue
   x=; [ -n "$ns" ] && x="ip netns exec $ns"
   echo "## netns ${ns:-gateway}: addresses"; $x ip -br addr
   echo "## routes"; $x ip route; $x ip -6 route
 done
 echo "## iptables"; iptables-save | grep -v '^#'
+echo "## ip rules"; ip rule; ip -6 rule; for tb in $(ip rule | sed -n 's/.*lookup \([0-9]*\).*/\1/p' | sort -u); do echo "## table $tb"; ip route show table $tb; done
+[ -e /run/netns/router ] && { echo "## router iptables"; ip netns exec router iptables-save -t nat | grep -v '^#'; }
 echo "## conntrack"; conntrack -L 2>/dev/null | head -30
-echo "## sysctl"; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding
+echo "## sysctl"; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.ipv4.conf.all.rp_filter net.ipv4.conf.eth0.rp_filter
 if [ -d /run/systemd/system ]; then
   echo "## systemd"; systemctl status failberry --no-pager 2>&1 | head -20
   journalctl -u failberry --no-pager -n 60 2>&1

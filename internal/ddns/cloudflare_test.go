@@ -88,7 +88,7 @@ func (s *cloudflareServer) auth(h http.HandlerFunc) http.HandlerFunc {
 			e := s.errs[0]
 			s.errs = s.errs[1:]
 			w.Header().Set("Retry-After", "7")
-			cfReply(w, e.code, nil, e.body)
+			cfReply(w, e.Code, nil, e.Body)
 			return
 		}
 		h(w, r)
@@ -205,7 +205,7 @@ func TestCloudflareErrors(t *testing.T) {
 
 	p, _ = NewProvider(s.config(t, s.token), nil)
 	s.mu.Lock()
-	s.errs = []scripted{{429, "10100 Rate limited"}}
+	s.errs = []scripted{{Code: 429, Body: "10100 Rate limited"}}
 	s.mu.Unlock()
 	err := p.Update(ctx, "vpn.example.com", addr1)
 	var tr *TransientError

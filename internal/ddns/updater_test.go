@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/failberry/failberry/internal/ddns/ddnstest"
 )
 
 // run starts u.Run and stops it at the end of the test (or at stop()).
@@ -38,14 +40,14 @@ func newUpdater(t *testing.T, c Config, o Options) *Updater {
 }
 
 // next waits for the server's next request.
-func (s *dyndns2Server) next(t *testing.T, d time.Duration) dyn2Req {
+func (s *dyndns2Server) next(t *testing.T, d time.Duration) ddnstest.Request {
 	t.Helper()
 	select {
-	case r := <-s.arrived:
+	case r := <-s.Arrived():
 		return r
 	case <-time.After(d):
 		t.Fatalf("no request within %v", d)
-		return dyn2Req{}
+		return ddnstest.Request{}
 	}
 }
 
@@ -53,8 +55,8 @@ func (s *dyndns2Server) next(t *testing.T, d time.Duration) dyn2Req {
 func (s *dyndns2Server) none(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
-	case r := <-s.arrived:
-		t.Fatalf("unexpected request for %v", r.addr)
+	case r := <-s.Arrived():
+		t.Fatalf("unexpected request for %v", r.Addr)
 	case <-time.After(d):
 	}
 }
@@ -64,8 +66,8 @@ func TestUpdaterPublishesAtStartAndOnChange(t *testing.T) {
 	u := newUpdater(t, s.config(t), Options{StateFile: filepath.Join(t.TempDir(), "ddns.json")})
 	u.Set(addr1, noAddr) // before Run: the start-up update
 	run(t, u)
-	if r := s.next(t, 5*time.Second); r.addr != addr1 {
-		t.Fatalf("first update %v, want %v", r.addr, addr1)
+	if r := s.next(t, 5*time.Second); r.Addr != addr1 {
+		t.Fatalf("first update %v, want %v", r.Addr, addr1)
 	}
 
 	// The measured figure: from the change of address to the request at
@@ -75,10 +77,10 @@ func TestUpdaterPublishesAtStartAndOnChange(t *testing.T) {
 		start := time.Now()
 		u.Set(a, noAddr)
 		r := s.next(t, 5*time.Second)
-		if r.addr != a {
-			t.Fatalf("update %v, want %v", r.addr, a)
+		if r.Addr != a {
+			t.Fatalf("update %v, want %v", r.Addr, a)
 		}
-		worst = max(worst, r.at.Sub(start))
+		worst = max(worst, r.At.Sub(start))
 	}
 	if worst > 5*time.Second {
 		t.Errorf("update latency %v, want under 5s", worst)
@@ -86,7 +88,7 @@ func TestUpdaterPublishesAtStartAndOnChange(t *testing.T) {
 	t.Logf("update after an address change reached the server within %v (worst of 3)", worst)
 
 	u.Set(addr1, addr6)
-	if r := s.next(t, 5*time.Second); r.addr != addr6 || !r.v6 {
+	if r := s.next(t, 5*time.Second); r.Addr != addr6 || !r.V6 {
 		t.Fatalf("update %+v, want AAAA %v", r, addr6)
 	}
 	eventually(t, 5*time.Second, "status shows both records published", func() bool {
@@ -94,7 +96,7 @@ func TestUpdaterPublishesAtStartAndOnChange(t *testing.T) {
 		return st.Records[0].Published == addr1 && st.Records[1].Published == addr6 &&
 			st.Records[0].Result == "published" && st.Records[1].Result == "published"
 	})
-	if st := u.Status(); st.Provider != "dyndns2" || st.Name != s.host || st.Records[0].PublishedAt.IsZero() {
+	if st := u.Status(); st.Provider != "dyndns2" || st.Name != s.Host() || st.Records[0].PublishedAt.IsZero() {
 		t.Errorf("status %+v", st)
 	}
 }
@@ -129,8 +131,8 @@ func TestUpdaterNeverRepeatsAnUnchangedAddress(t *testing.T) {
 	run(t, u)
 	time.Sleep(200 * time.Millisecond) // Run's first pass is immediate
 	u.Set(addr2, addr6)
-	if r := s.next(t, 5*time.Second); r.addr != addr2 {
-		t.Fatalf("after restart the first request was for %v, want only the new %v", r.addr, addr2)
+	if r := s.next(t, 5*time.Second); r.Addr != addr2 {
+		t.Fatalf("after restart the first request was for %v, want only the new %v", r.Addr, addr2)
 	}
 	s.none(t, 200*time.Millisecond)
 	if n := len(s.requests()); n != 3 {
@@ -141,14 +143,12 @@ func TestUpdaterNeverRepeatsAnUnchangedAddress(t *testing.T) {
 	// hold it back.
 	c2 := c
 	c2.Name = "other.example.com"
-	s.mu.Lock()
-	s.host = c2.Name
-	s.mu.Unlock()
+	s.SetHost(c2.Name)
 	u = newUpdater(t, c2, Options{StateFile: state})
 	u.Set(addr2, noAddr)
 	run(t, u)
-	if r := s.next(t, 5*time.Second); r.addr != addr2 {
-		t.Fatalf("new name: %v, want %v", r.addr, addr2)
+	if r := s.next(t, 5*time.Second); r.Addr != addr2 {
+		t.Fatalf("new name: %v, want %v", r.Addr, addr2)
 	}
 }
 
@@ -157,7 +157,7 @@ func TestUpdaterStopsOnRefusal(t *testing.T) {
 		t.Run(answer, func(t *testing.T) {
 			s := newDynDNS2Server(t)
 			u := newUpdater(t, s.config(t), Options{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-			s.script(scripted{200, answer})
+			s.Script(scripted{Code: 200, Body: answer})
 			run(t, u)
 			u.Set(addr1, noAddr)
 			s.next(t, 5*time.Second)
@@ -170,8 +170,8 @@ func TestUpdaterStopsOnRefusal(t *testing.T) {
 
 			// A new address is tried again; the service now accepts it.
 			u.Set(addr2, noAddr)
-			if r := s.next(t, 5*time.Second); r.addr != addr2 {
-				t.Fatalf("got %v, want %v", r.addr, addr2)
+			if r := s.next(t, 5*time.Second); r.Addr != addr2 {
+				t.Fatalf("got %v, want %v", r.Addr, addr2)
 			}
 			eventually(t, 5*time.Second, "published", func() bool { return u.Status().Records[0].Published == addr2 })
 			if r := u.Status().Records[0]; r.Refused {
@@ -185,12 +185,12 @@ func TestUpdaterRetriesWithBackoff(t *testing.T) {
 	s := newDynDNS2Server(t)
 	const base = 40 * time.Millisecond
 	u := newUpdater(t, s.config(t), Options{MinBackoff: base, MaxBackoff: 4 * base})
-	s.script(scripted{503, "busy"}, scripted{500, "oops"}, scripted{502, "bad gateway"}, scripted{503, "busy"})
+	s.Script(scripted{Code: 503, Body: "busy"}, scripted{Code: 500, Body: "oops"}, scripted{Code: 502, Body: "bad gateway"}, scripted{Code: 503, Body: "busy"})
 	run(t, u)
 	u.Set(addr1, noAddr)
 	var at []time.Time
 	for range 5 {
-		at = append(at, s.next(t, 5*time.Second).at)
+		at = append(at, s.next(t, 5*time.Second).At)
 	}
 	// Waits of base, 2*base, 4*base, then capped at 4*base.
 	for i, want := range []time.Duration{base, 2 * base, 4 * base, 4 * base} {
@@ -205,7 +205,7 @@ func TestUpdaterRetriesWithBackoff(t *testing.T) {
 func TestUpdaterHonoursOutageWait(t *testing.T) {
 	s := newDynDNS2Server(t)
 	u := newUpdater(t, s.config(t), Options{MinBackoff: time.Millisecond})
-	s.script(scripted{200, "911"})
+	s.Script(scripted{Code: 200, Body: "911"})
 	run(t, u)
 	u.Set(addr1, noAddr)
 	s.next(t, 5*time.Second)
@@ -224,8 +224,8 @@ func TestUpdaterRefreshesOnceAPeriod(t *testing.T) {
 	u.Set(addr1, noAddr)
 	first := s.next(t, 5*time.Second)
 	second := s.next(t, 5*time.Second)
-	if second.addr != addr1 || second.at.Sub(first.at) < refresh {
-		t.Errorf("refresh %v after %v, want %v after at least %v", second.addr, second.at.Sub(first.at), addr1, refresh)
+	if second.Addr != addr1 || second.At.Sub(first.At) < refresh {
+		t.Errorf("refresh %v after %v, want %v after at least %v", second.Addr, second.At.Sub(first.At), addr1, refresh)
 	}
 }
 
@@ -236,8 +236,8 @@ func TestUpdaterPublishesOnlyPublicAddresses(t *testing.T) {
 	u.Set(mustAddr("100.64.12.34"), mustAddr("fe80::1")) // carrier NAT, link-local
 	u.Set(mustAddr("10.0.0.2"), mustAddr("fd00::2"))     // private, unique local
 	u.Set(mustAddr("::ffff:100.70.0.1"), addr6)
-	if r := s.next(t, 5*time.Second); r.addr != addr6 {
-		t.Fatalf("got %v, want only the global %v", r.addr, addr6)
+	if r := s.next(t, 5*time.Second); r.Addr != addr6 {
+		t.Fatalf("got %v, want only the global %v", r.Addr, addr6)
 	}
 	s.none(t, 200*time.Millisecond)
 	if r := u.Status().Records[0]; r.Address != mustAddr("100.70.0.1") || !strings.Contains(r.Result, "not a public address") {
@@ -259,7 +259,7 @@ func TestUpdaterReportsResults(t *testing.T) {
 			defer mu.Unlock()
 			got = append(got, fmt.Sprintf("%s %v err=%v refused=%v", r.Type, r.Address, r.Err != nil, r.Refused))
 		}})
-	s.script(scripted{503, "busy"}, scripted{503, "busy"}, scripted{200, "good"}, scripted{200, "badauth"})
+	s.Script(scripted{Code: 503, Body: "busy"}, scripted{Code: 503, Body: "busy"}, scripted{Code: 200, Body: "good"}, scripted{Code: 200, Body: "badauth"})
 	run(t, u)
 	u.Set(addr1, noAddr)
 	for range 3 {
