@@ -50,17 +50,25 @@ func (d *Daemon) dnsResult(r ddns.Result) {
 	d.events.Emit(systemd.DNSFailed, fmt.Sprintf("DNS update of %s (%s %s) %s: %v", name, r.Type, r.Address, what, r.Err), fields)
 }
 
-// cellularAddress hands the link's addresses to DNS and warns, once per
-// address, when the carrier's NAT hides it from the internet. The online
-// session calls it when the link comes up and on every address change.
-func (d *Daemon) cellularAddress(l route.Link) {
+// publish hands the link's addresses to DNS. The online session calls it
+// once the path passes its probes, and on every address change after that
+// (with the route re-applied): an address is published only when traffic
+// to it works, and the update itself goes out over a link that carries it.
+func (d *Daemon) publish(l route.Link) {
+	if d.dns == nil {
+		return
+	}
 	var v6 netip.Addr
 	if len(l.Local6) > 0 {
 		v6 = l.Local6[0]
 	}
-	if d.dns != nil {
-		d.dns.Set(l.Local, v6)
-	}
+	d.dns.Set(l.Local, v6)
+}
+
+// warnUnreachable warns, once per address, when the carrier's NAT hides the
+// link's address from the internet: when the link comes up and on every
+// address change.
+func (d *Daemon) warnUnreachable(l route.Link) {
 	if !l.Local.IsValid() || ddns.PublicV4(l.Local) || !d.st.noteUnreachable(l.Local) {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/route"
@@ -68,8 +69,8 @@ func TestCheckFirewallNamesTheForward(t *testing.T) {
 }
 
 // TestScenarioDNSFollowsTheAddress: the link's public address reaches the
-// DNS provider (here the command provider, a real program) when the link
-// comes up, and the publication is a journal event.
+// DNS provider (here the command provider, a real program) once the path
+// passes its probes, not before, and the publication is a journal event.
 func TestScenarioDNSFollowsTheAddress(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "published")
 	script := filepath.Join(t.TempDir(), "update-dns")
@@ -83,7 +84,12 @@ func TestScenarioDNSFollowsTheAddress(t *testing.T) {
 	_, w := h.session()
 	public := netip.MustParseAddr("203.0.113.2")
 	w.fn(route.Link{Name: "ppp0", Index: 7, Up: true, Local: public, Peer: cellPeer})
-	receive(t, "the prober", h.probers.made)
+	pr := receive(t, "the prober", h.probers.made)
+	time.Sleep(200 * time.Millisecond)
+	if b, _ := os.ReadFile(out); len(b) != 0 {
+		t.Fatalf("published %q before the path passed its probes", b)
+	}
+	pr.verdict(true)
 	eventually(t, "the dns-published event", func() bool { return len(h.eventsOf(systemd.DNSPublished)) == 1 })
 	if b, _ := os.ReadFile(out); string(b) != "A 203.0.113.2\n" {
 		t.Errorf("the provider got %q, want the A record 203.0.113.2", b)

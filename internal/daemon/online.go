@@ -67,6 +67,9 @@ type onlineSession struct {
 	// ladder starts over. Nil until armed; once proven, a channel that
 	// never fires, so it is not armed again.
 	proof <-chan time.Time
+	// pathUp is set once the probes passed: from then on the address is
+	// published in DNS.
+	pathUp bool
 	// dead is set when the session ends because the path is known dead, so
 	// end does not wait for courtesies that cannot come.
 	dead bool
@@ -113,6 +116,8 @@ func (s *onlineSession) loop(ctx context.Context) error {
 				return errPathDown
 			}
 			s.d.events.Emit(systemd.PathUp, "cellular path passes its probes", map[string]string{"INTERFACE": s.link.Name})
+			s.pathUp = true
+			s.d.publish(s.link)
 			s.armProof()
 		case <-s.proof:
 			s.proven()
@@ -149,16 +154,20 @@ func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 	case l.Ready() && !s.online && l.Peer.IsValid():
 		return s.up(ctx, l)
 	case l.Ready():
-		if s.link.Ready() && (l.Local != s.link.Local || !slices.Equal(l.Local6, s.link.Local6)) {
-			if l.Local != s.link.Local {
-				s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
-				s.d.flushConntrack(s.link.Local)
-			}
-			s.d.cellularAddress(l)
+		changed := s.link.Ready() && (l.Local != s.link.Local || !slices.Equal(l.Local6, s.link.Local6))
+		if changed && l.Local != s.link.Local {
+			s.d.log.Info("cellular address changed", "old", s.link.Local, "new", l.Local)
+			s.d.flushConntrack(s.link.Local)
 		}
 		s.link = l
 		if err := s.d.routes.Apply(l); err != nil {
 			return fmt.Errorf("default route via %s: %w", l.Name, err)
+		}
+		if changed {
+			s.d.warnUnreachable(l)
+			if s.pathUp {
+				s.d.publish(l)
+			}
 		}
 	case s.online:
 		return fmt.Errorf("%w: %s", errLinkLost, l.Name)
@@ -174,7 +183,7 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 	}
 	s.link, s.online = l, true
 	d.applyReplies(l)
-	d.cellularAddress(l)
+	d.warnUnreachable(l)
 	info := d.st.snapshotInfo()
 	d.setPhase(PhaseOnline, statusLine(l, info))
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
