@@ -243,13 +243,19 @@ func (c Config) target() string {
 
 // NewProvider returns the provider c describes, which must pass Check.
 // client carries the HTTP providers' requests; nil means a plain client
-// (attempts are bounded by the Updater's context, not a client timeout).
+// (attempts are bounded by the Updater's context, not a client timeout)
+// that opens a new connection for every request: updates are hours apart,
+// and a connection kept from before an address change is bound to an
+// address the link no longer has, so a request on it would hang until its
+// time limit (seen on the bench after a redial with a new address).
 func NewProvider(c Config, client *http.Client) (Provider, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
 	if client == nil {
-		client = &http.Client{}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DisableKeepAlives = true
+		client = &http.Client{Transport: t}
 	}
 	switch c.Provider {
 	case ProviderRoute53:

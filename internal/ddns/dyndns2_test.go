@@ -2,8 +2,12 @@ package ddns
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +118,35 @@ func TestDynDNS2Refusals(t *testing.T) {
 	}
 	if n := len(s.requests()); n != 0 {
 		t.Errorf("server accepted %d requests, want none", n)
+	}
+}
+
+// Every update opens its own connection: one kept from before an address
+// change is bound to an address the link lost, and a request on it hangs
+// until its time limit (seen on the bench after a redial).
+func TestProviderOpensAConnectionPerUpdate(t *testing.T) {
+	d := ddnstest.NewDynDNS2("ddnskey", "s3cret", "vpn.example.com")
+	d.AgentPrefix = "failberry "
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(d)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := &dyndns2Server{DynDNS2: d, Server: srv}
+	p, err := NewProvider(s.config(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []netip.Addr{addr1, addr2} {
+		if err := p.Update(context.Background(), s.Host(), a); err != nil {
+			t.Fatalf("update to %v: %v", a, err)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections for 2 updates, want one each", n)
 	}
 }
