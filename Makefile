@@ -19,8 +19,8 @@ build: deps
 	$(GO) build -trimpath -o bin/modemsim ./cmd/modemsim
 
 # lint: go vet, staticcheck and deadcode (pinned as tools in go.mod). deadcode
-# lists what nothing outside tests reaches; bench/, internal/testenv and internal/ddns/ddnstest are
-# test infrastructure and are left out.
+# lists what nothing outside tests reaches; bench/ and internal/testenv are test
+# infrastructure and are left out.
 lint: deps
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./bench/...
