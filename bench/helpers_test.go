@@ -60,6 +60,11 @@ func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration)
 		testenv.Skip(t, "%v", err)
 	}
 	buildOnce(t)
+	release, err := bench.Exclusive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	cfg.Seed = time.Now().UnixNano()

@@ -55,6 +55,11 @@ func median(ds []time.Duration) time.Duration {
 func startBenchVM(b *testing.B, cfg sim.Config) (context.Context, *bench.VM) {
 	b.Helper()
 	buildOnce(b)
+	release, err := bench.Exclusive()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	b.Cleanup(cancel)
 	work := b.TempDir()

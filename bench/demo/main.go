@@ -54,6 +54,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := bench.Exclusive()
+	if err != nil {
+		return err
+	}
+	defer release()
 	say("booting the bench VM (Debian kernel %s, software emulation)", kver)
 	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: bin, Modem: sim.Config{}})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/ddns"
+	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
@@ -56,6 +57,7 @@ type Options struct {
 	Run            Runner         // the reboot command
 	NewProber      NewProber      // the cellular path's probes
 	FlushConntrack FlushConntrack // conntrack entries of a lost address
+	LinkStats      linkstats.Reader // the cellular link's traffic counters
 	// After is the clock of the waits that decide recovery: the backoffs
 	// between ladder steps, healthy_after and the link-up timeout.
 	After func(time.Duration) <-chan time.Time
@@ -101,6 +103,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushConntrack == nil {
 		o.FlushConntrack = firewall.FlushConntrack
+	}
+	if o.LinkStats == nil {
+		o.LinkStats = linkstats.Netlink{}
 	}
 	if o.After == nil {
 		o.After = time.After
@@ -226,6 +231,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.dns != nil {
 		wg.Go(func() { _ = d.dns.Run(ctx) }) // returns nil when ctx ends
 	}
+	wg.Go(func() { d.sampleTraffic(ctx) })
 	d.supervise(ctx)
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/modem/sim"
@@ -409,3 +410,28 @@ func receive[T any](t *testing.T, what string, ch <-chan T) T {
 
 // joined is a call log as one line per call, for failure messages.
 func joined(log []string) string { return "\n\t" + strings.Join(log, "\n\t") }
+
+// fakeTraffic is the links' counters: what set gave, ErrNoLink before.
+type fakeTraffic struct {
+	mu sync.Mutex
+	c  map[string]linkstats.Counters
+}
+
+func (f *fakeTraffic) set(name string, c linkstats.Counters) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.c == nil {
+		f.c = map[string]linkstats.Counters{}
+	}
+	f.c[name] = c
+}
+
+func (f *fakeTraffic) Read(name string) (linkstats.Counters, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.c[name]
+	if !ok {
+		return c, linkstats.ErrNoLink
+	}
+	return c, nil
+}

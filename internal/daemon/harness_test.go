@@ -40,6 +40,7 @@ type harness struct {
 	usb     *fakeUSB
 	probers *fakeProbers
 	clock   *fakeClock
+	traffic *fakeTraffic
 	sys     string // the sysfs root: a copy of a captured tree
 	dev     string
 	cancel  context.CancelFunc
@@ -81,6 +82,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 	h.usb = &fakeUSB{rec: h.rec, modem: h.modem}
 	h.probers = &fakeProbers{made: make(chan *fakeProber, 1)}
 	h.clock = newFakeClock(linkUpTimeout, 2*time.Minute)
+	h.traffic = &fakeTraffic{}
 
 	cfg := config.Default()
 	cfg.Modem.USBID, cfg.Modem.Interface, cfg.Modem.APN = "19d2:0031", 2, "internet"
@@ -101,6 +103,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 		Firewall: fakeFirewall{h.rec}, USB: h.usb, NewProber: h.probers.make,
 		Run:            func(_ context.Context, argv []string) ([]byte, error) { h.rec.add("run %v", argv); return nil, nil },
 		FlushConntrack: func(a netip.Addr) (uint, error) { h.rec.add("conntrack flush %s", a); return 0, nil },
+		LinkStats:      h.traffic,
 		After:          h.clock.After,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/modem/sim"
@@ -53,6 +54,17 @@ func TestScenarioLinkUpThenPeer(t *testing.T) {
 	if got := h.d.Status(); !strings.HasPrefix(got.State, string(PhaseOnline)) || got.Ladder.Step != health.LadderIdle {
 		t.Errorf("status %q, ladder %q: want online and idle", got.State, got.Ladder.Step)
 	}
+	// The status shows the counters of this link, never those of an older one.
+	h.traffic.set("ppp0", linkstats.Counters{Index: 6, RxBytes: 99, TxBytes: 99})
+	time.Sleep(1500 * time.Millisecond)
+	if got := h.d.Status().Link; got.BytesIn != 0 || got.BytesOut != 0 {
+		t.Errorf("status shows %d/%d bytes of another link", got.BytesIn, got.BytesOut)
+	}
+	h.traffic.set("ppp0", linkstats.Counters{Index: 7, RxBytes: 5000, TxBytes: 1200})
+	eventually(t, "the link's bytes in the status", func() bool {
+		got := h.d.Status().Link
+		return got.BytesIn == 5000 && got.BytesOut == 1200
+	})
 	h.stop()
 }
 

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/usbpower"
-	"github.com/vishvananda/netlink"
 )
 
 // Phase is what the main loop is doing, as `failberry status` shows it.
@@ -44,6 +44,7 @@ type state struct {
 	step      Step
 	attempt   int               // 0: no recovery attempt runs (idle), and step means nothing
 	steps     map[string]uint64 // every step of the ladder, taken or not
+	traffic   linkstats.Sample // the cellular link's latest counters
 	fwApplied bool
 	fwErr     string
 	reset     time.Time // when the modem was last reset or powered up
@@ -167,13 +168,11 @@ func (d *Daemon) Status() health.Status {
 		out.Link.Local, out.Link.Peer = s.link.Local.String(), s.link.Peer.String()
 		out.Link.Uptime = time.Since(s.linkSince).Round(time.Second).String()
 	}
-	prober, link := d.prober, s.link
+	prober, link, traffic := d.prober, s.link, s.traffic
 	s.mu.Unlock()
 	out.Inbound = d.inboundStatus(link)
-	if out.Link.Up {
-		if l, err := netlink.LinkByName(out.Link.Interface); err == nil && l.Attrs().Statistics != nil {
-			out.Link.BytesIn, out.Link.BytesOut = l.Attrs().Statistics.RxBytes, l.Attrs().Statistics.TxBytes
-		}
+	if out.Link.Up && traffic.Index == link.Index {
+		out.Link.BytesIn, out.Link.BytesOut = traffic.RxBytes, traffic.TxBytes
 	}
 	if prober != nil {
 		out.Probes = prober.Snapshot()

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/failberry/failberry/internal/linkstats"
+	"github.com/failberry/failberry/modem/pppd"
+)
+
+// sampleTraffic reads the cellular link's counters once a second for as long
+// as the daemon runs, across sessions, and hands every sample to the
+// consumers of traffic: the status now. One sampler, so every consumer sees
+// the same bytes.
+func (d *Daemon) sampleTraffic(ctx context.Context) {
+	iface := pppd.Interface(d.pppdOptions())
+	linkstats.Run(ctx, d.opts.LinkStats, func() string { return iface }, linkstats.Interval,
+		func(err error) { d.log.Debug("link counters", "err", err) },
+		d.st.setTraffic)
+}
+
+func (s *state) setTraffic(t linkstats.Sample) {
+	s.mu.Lock()
+	s.traffic = t
+	s.mu.Unlock()
+}
