@@ -48,15 +48,15 @@ type Options struct {
 	ProcRoot string // "/proc": forwarding and accept_ra
 	Events   *systemd.Events
 
-	Serial         Serial         // the modem's ttys
-	StartPPP       StartPPP       // pppd on the dialled line
-	WatchLink      WatchLink      // netlink events of the ppp interface
-	Routes         Routes         // default route and reply routing
-	Firewall       Firewall       // nil: iptables, found at start
-	USB            USBPower       // the modem's hub port power
-	Run            Runner         // the reboot command
-	NewProber      NewProber      // the cellular path's probes
-	FlushConntrack FlushConntrack // conntrack entries of a lost address
+	Serial         Serial           // the modem's ttys
+	StartPPP       StartPPP         // pppd on the dialled line
+	WatchLink      WatchLink        // netlink events of the ppp interface
+	Routes         Routes           // default route and reply routing
+	Firewall       Firewall         // nil: iptables, found at start
+	USB            USBPower         // the modem's hub port power
+	Run            Runner           // the reboot command
+	NewProber      NewProber        // the cellular path's probes
+	FlushConntrack FlushConntrack   // conntrack entries of a lost address
 	LinkStats      linkstats.Reader // the cellular link's traffic counters
 	// After is the clock of the waits that decide recovery: the backoffs
 	// between ladder steps, healthy_after and the link-up timeout.

@@ -44,7 +44,7 @@ type state struct {
 	step      Step
 	attempt   int               // 0: no recovery attempt runs (idle), and step means nothing
 	steps     map[string]uint64 // every step of the ladder, taken or not
-	traffic   linkstats.Sample // the cellular link's latest counters
+	traffic   linkstats.Sample  // the cellular link's latest counters
 	fwApplied bool
 	fwErr     string
 	reset     time.Time // when the modem was last reset or powered up
