@@ -45,6 +45,7 @@ type Events struct {
 	burst    int
 	window   time.Duration
 	mu       sync.Mutex
+	subs     []func(Kind, Event) // see Subscribe
 	ring     []Event
 	next     int
 	limiters map[string]*limiter
@@ -109,6 +110,18 @@ func (e *Events) Emit(k Kind, msg string, fields map[string]string) {
 	}
 	e.mu.Unlock()
 	e.write(k, msg, fields, 0)
+}
+
+// Subscribe makes fn see every event as it is written to the journal, with
+// its Kind (for the MESSAGE_ID): the same stream, rate limit included, so an
+// event a hook or a broker reports is one `journalctl MESSAGE_ID=` finds, and
+// a flapping link is summarised there as here (FAILBERRY_SUPPRESSED). fn runs
+// on the emitting goroutine, often the main loop: it must not block (hand
+// the event to a bounded queue and return). Subscribe before the first Emit.
+func (e *Events) Subscribe(fn func(Kind, Event)) {
+	e.mu.Lock()
+	e.subs = append(e.subs, fn)
+	e.mu.Unlock()
 }
 
 // Recent returns up to n of the most recent events, oldest first.
@@ -185,6 +198,7 @@ func (e *Events) write(k Kind, msg string, fields map[string]string, suppressed 
 	if suppressed > 0 {
 		msg = fmt.Sprintf("%s (rate limit: suppressed %d %s events)", msg, suppressed, k.Name)
 	}
+	e.publish(k, msg, fields, suppressed)
 	if e.sender != nil {
 		err := e.sender.Send(msg, k.Priority, journalFields(k, fields, suppressed))
 		if err == nil {
@@ -193,6 +207,27 @@ func (e *Events) write(k Kind, msg string, fields map[string]string, suppressed 
 		e.logger.Warn("journal send failed, logging to stderr", "err", err)
 	}
 	e.logger.Log(context.Background(), slogLevel(k.Priority), k.Name+" "+msg, logArgs(fields, suppressed)...)
+}
+
+// publish hands the event as written to the subscribers, its field names as
+// in the journal without the FAILBERRY_ prefix (upper case, sanitized).
+func (e *Events) publish(k Kind, msg string, fields map[string]string, suppressed int) {
+	e.mu.Lock()
+	subs := e.subs
+	e.mu.Unlock()
+	if len(subs) == 0 {
+		return
+	}
+	ev := Event{Time: e.now(), Kind: k.Name, Message: msg, Fields: map[string]string{}}
+	for key, v := range fields {
+		ev.Fields[sanitizeField(key)] = v
+	}
+	if suppressed > 0 {
+		ev.Fields["SUPPRESSED"] = strconv.Itoa(suppressed)
+	}
+	for _, fn := range subs {
+		fn(k, ev)
+	}
 }
 
 // journalFields builds the journal fields of an event.

@@ -309,3 +309,30 @@ func AllKinds() []Kind {
 		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped,
 		CarrierNAT, DNSPublished, DNSFailed}
 }
+
+// A subscriber sees what the journal gets: the same events, the flapping
+// ones held back and summarised, field names as in the journal.
+func TestSubscribeSeesJournalStream(t *testing.T) {
+	s := &fakeSender{}
+	e := NewEventsWithSender(nil, s)
+	var timers []func()
+	e.after = func(_ time.Duration, f func()) { timers = append(timers, f) }
+	var got []Event
+	var ids []string
+	e.Subscribe(func(k Kind, ev Event) { got, ids = append(got, ev), append(ids, k.ID) })
+	e.Emit(RecoveryStep, "redial", map[string]string{"step": "redial", "x-y": "1"})
+	for i := range FlapBurst + 3 {
+		e.Emit(LinkDown, fmt.Sprintf("down %d", i), nil)
+	}
+	timers[0]()
+	if len(got) != len(s.all()) {
+		t.Fatalf("subscriber saw %d events, journal got %d", len(got), len(s.all()))
+	}
+	if got[0].Kind != "recovery-step" || ids[0] != RecoveryStep.ID || got[0].Fields["STEP"] != "redial" || got[0].Fields["X_Y"] != "1" {
+		t.Errorf("first event = %+v (id %s)", got[0], ids[0])
+	}
+	last := got[len(got)-1]
+	if last.Fields["SUPPRESSED"] != "3" || !strings.HasPrefix(last.Message, "down 7") {
+		t.Errorf("summary = %+v, want the latest with SUPPRESSED=3", last)
+	}
+}

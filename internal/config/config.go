@@ -23,6 +23,7 @@ import (
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config/value"
 	"github.com/failberry/failberry/internal/ddns"
+	"github.com/failberry/failberry/internal/notify"
 	"github.com/failberry/failberry/modem"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	Recovery Recovery `yaml:"recovery"`
 	// DNS publishes the cellular address (package ddns owns the section).
 	DNS ddns.Config `yaml:"dns"`
+	// Notify takes events and state out: hooks, MQTT, a webhook (package
+	// notify owns the section).
+	Notify notify.Config `yaml:"notify"`
 	// StateDir keeps what must survive a reboot, such as reboots done today.
 	StateDir string `yaml:"state_dir" check:"path"`
 	RunDir   string `yaml:"run_dir" check:"path"` // holds the control socket
@@ -218,6 +222,7 @@ func Default() Config {
 			SIMRetry: s(10 * time.Minute), HealthyAfter: s(2 * time.Minute),
 		},
 		DNS:      ddns.DefaultConfig(),
+		Notify:   notify.DefaultConfig(),
 		StateDir: "/var/lib/failberry", RunDir: "/run/failberry", LogLevel: "info",
 	}
 }

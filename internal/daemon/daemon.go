@@ -25,6 +25,7 @@ import (
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/ddns"
 	"github.com/failberry/failberry/internal/linkstats"
+	"github.com/failberry/failberry/internal/notify"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/modem/pppd"
@@ -141,7 +142,8 @@ type Daemon struct {
 
 	replyErr string // the last reply routing error, logged when it changes
 
-	dns *ddns.Updater // publishes the cellular address; nil without dns.provider
+	dns *ddns.Updater    // publishes the cellular address; nil without dns.provider
+	out *notify.Notifier // hooks, MQTT, the webhook
 }
 
 // New checks what can be checked before anything is touched: a config that
@@ -179,6 +181,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if d.dns, err = d.newDNS(); err != nil {
 		return nil, err
+	}
+	if d.out, err = d.newNotifier(); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	return d, nil
 }
@@ -232,6 +237,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { _ = d.dns.Run(ctx) }) // returns nil when ctx ends
 	}
 	wg.Go(func() { d.sampleTraffic(ctx) })
+	wg.Go(func() { d.out.Run(ctx) })
 	d.supervise(ctx)
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
