@@ -111,8 +111,13 @@ func run(t *testing.T, name string, args ...string) string {
 func TestDebContents(t *testing.T) {
 	deb := buildDeb(t)
 	var got []string
+	hooksDir := false
 	for _, line := range strings.Split(run(t, "dpkg-deb", "-c", deb), "\n") {
 		f := strings.Fields(line)
+		if len(f) >= 6 && f[5] == "./etc/failberry/hooks.d/" {
+			// the hooks directory, empty, for the admin's executables
+			hooksDir = f[0] == "drwxr-xr-x" && f[1] == "root/root"
+		}
 		if len(f) < 6 || strings.HasPrefix(f[0], "d") {
 			continue
 		}
@@ -127,6 +132,9 @@ func TestDebContents(t *testing.T) {
 	sort.Strings(got)
 	if diff := cmp.Diff(wantFiles, got); diff != "" {
 		t.Errorf("files in %s (-want +got):\n%s", filepath.Base(deb), diff)
+	}
+	if !hooksDir {
+		t.Errorf("%s lacks the directory /etc/failberry/hooks.d (mode 0755, root)", filepath.Base(deb))
 	}
 }
 
