@@ -84,6 +84,7 @@ func Build(ctx context.Context, dir string) error {
 		{"bench-agent", "./bench/agent", "0"},
 		{"failberry", "./cmd/failberry", "1"},
 		{"ddnsd", "./bench/ddnsd", "0"},
+		{"webhookd", "./bench/webhookd", "0"},
 	}
 	for _, b := range builds {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, b.out), b.pkg)

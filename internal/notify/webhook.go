@@ -42,9 +42,15 @@ const (
 	webhookMaxBackoff = 30 * time.Second
 )
 
+// newWebhook opens a new connection for every POST: events are minutes
+// apart, and a connection kept from before a failover is bound to an
+// address the gateway may no longer have, so a POST on it would hang until
+// its time limit.
 func newWebhook(c WebhookConfig, host string, log *slog.Logger) *webhook {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableKeepAlives = true
 	return &webhook{cfg: c, host: host, log: log,
-		client: &http.Client{Timeout: time.Duration(c.Timeout)},
+		client: &http.Client{Timeout: time.Duration(c.Timeout), Transport: t},
 		after:  time.After, minBackoff: webhookMinBackoff, maxBackoff: webhookMaxBackoff}
 }
 
