@@ -93,6 +93,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 	cfg.Recovery.ModemReset = config.Budget{Attempts: 1}
 	cfg.Recovery.PowerCycle.Budget = config.Budget{Attempts: 1}
 	cfg.Recovery.Reboot.Enabled = false
+	cfg.Notify.Hooks.Dir = "" // never the host's /etc/failberry/hooks.d
 	if edit != nil {
 		edit(&cfg)
 	}
