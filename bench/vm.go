@@ -74,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	if err := copyGuestScripts(opts.Work); err != nil {
 		return nil, err
 	}
-	for _, b := range []string{"bench-agent", "failberry", "ddnsd"} {
+	for _, b := range []string{"bench-agent", "failberry", "ddnsd", "webhookd"} {
 		if err := copyFile(filepath.Join(opts.Bin, b), filepath.Join(opts.Work, "bin", b)); err != nil && b == "bench-agent" {
 			return nil, fmt.Errorf("bench binaries missing (run bench.Build first): %w", err)
 		}
