@@ -103,21 +103,29 @@ func TestNotify(t *testing.T) {
 		mark := len(subLines(t, vm))
 		kill := time.Now()
 		guest(t, ctx, vm, 10*time.Second, "kill -KILL "+strings.Join(pppdPids(t, ctx, vm), " "))
-		var off, on time.Duration
-		waitFor(t, 120*time.Second, "the subscriber sees failberry/link OFF then ON", func() bool {
-			seenOff := false
+		// The events, then the retained state: link-down and link-up after the
+		// kill, and the link ON again. The connection made over the cellular
+		// link dies with it; the events wait for the next one.
+		var down, up, on time.Duration
+		sawOff := false
+		waitFor(t, 120*time.Second, "the subscriber sees link-down, link-up and failberry/link ON", func() bool {
+			down, up, on, sawOff = 0, 0, 0, false
 			for _, l := range subLines(t, vm)[mark:] {
 				switch {
-				case l.topic == "failberry/link" && l.payload == "OFF" && !seenOff:
-					seenOff, off = true, time.Since(kill)
-				case l.topic == "failberry/link" && l.payload == "ON" && seenOff:
+				case l.topic == "failberry/event/link-down" && down == 0:
+					down = time.Since(kill)
+				case l.topic == "failberry/event/link-up" && down != 0 && up == 0:
+					up = time.Since(kill)
+				case l.topic == "failberry/link" && l.payload == "OFF":
+					sawOff = true
+				case l.topic == "failberry/link" && l.payload == "ON" && up != 0:
 					on = time.Since(kill)
-					return true
 				}
 			}
-			return false
+			return on != 0
 		})
-		t.Logf("pppd killed -> subscriber saw link OFF after %v, ON after %v (as observed by polling)", off.Round(100*time.Millisecond), on.Round(100*time.Millisecond))
+		t.Logf("pppd killed -> link-down, link-up and link ON all at the subscriber by %v (state OFF seen in between: %v)",
+			on.Round(time.Second), sawOff)
 	})
 
 	in.scenario("webhook-down-30s-none-lost", func(t *testing.T) {

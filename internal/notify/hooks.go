@@ -107,7 +107,7 @@ func (h *hooks) runOne(ctx context.Context, path string, ev Event) {
 	err := cmd.Run()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		h.log.Warn("hook killed at its time limit", "hook", path, "kind", ev.Kind, "timeout", h.timeout, "output", out.String())
 	case err != nil:
 		h.log.Warn("hook failed", "hook", path, "kind", ev.Kind, "err", err, "took", took, "output", out.String())

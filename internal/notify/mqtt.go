@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/time/rate"
 )
 
 // mqttOut publishes to a broker through paho.mqtt.golang, which reconnects
@@ -20,7 +22,9 @@ import (
 //	T/availability   online / offline (retained; offline is the last will,
 //	                 so a daemon that dies shows as unavailable)
 //	T/<reading>      each Reading's value (retained): T/state, T/link, ...
-//	T/event/<kind>   each event as JSON, as it happens (not retained)
+//	T/event/<kind>   each event as JSON, as it happens (not retained); the
+//	                 last queueSize events that found the broker away are
+//	                 sent when it is back, late rather than lost
 //
 // and, with discovery, one Home Assistant discovery config per reading
 // under <discovery_prefix>/sensor|binary_sensor/<node>/<key>/config
@@ -37,13 +41,21 @@ type mqttOut struct {
 	// connected is signalled (from paho's goroutine) on each connection.
 	connected chan struct{}
 	// sent is the value last published per reading; cleared on connect.
-	sent      map[string]string
+	sent map[string]string
+	// pending are events not yet published (the broker was away), oldest
+	// first, at most queueSize: sent after the next connection, late
+	// rather than lost.
+	pending []Event
+	dropWarn rate.Sometimes
+	// stale is set when a publish timed out: the connection is dead even
+	// if paho has not noticed yet (see run).
+	stale     bool
 	lastCount time.Time // when the counters were last published
 }
 
 const (
 	// mqttTimeout bounds one publish: a slow broker delays this output only.
-	mqttTimeout = 10 * time.Second
+	mqttTimeout = 5 * time.Second
 	// statePoll is how often state is read for changes (in memory; only a
 	// change is sent).
 	statePoll = time.Second
@@ -51,7 +63,8 @@ const (
 
 func newMQTT(c MQTTConfig, o Options) (*mqttOut, error) {
 	m := &mqttOut{cfg: c, node: nodeID(o.Hostname), host: o.Hostname, state: o.State,
-		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1)}
+		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1),
+		dropWarn: rate.Sometimes{First: 1, Interval: time.Minute}}
 	if m.state == nil {
 		m.state = func() []Reading { return nil }
 	}
@@ -66,7 +79,8 @@ func newMQTT(c MQTTConfig, o Options) (*mqttOut, error) {
 		SetMaxReconnectInterval(time.Minute).
 		SetConnectTimeout(mqttTimeout).
 		SetWriteTimeout(mqttTimeout).
-		SetKeepAlive(30 * time.Second).
+		SetKeepAlive(15 * time.Second).
+		SetPingTimeout(5 * time.Second).
 		SetOrderMatters(false). // callbacks must not block paho's reader
 		SetOnConnectHandler(func(mqtt.Client) {
 			select {
@@ -146,13 +160,24 @@ func nodeID(host string) string {
 
 func (m *mqttOut) topic(level string) string { return m.cfg.Topic + "/" + level }
 
+// run publishes until ctx ends. A publish that times out makes it drop the
+// connection and open a new one: when the gateway fails over or back, the
+// default route moves and a connection made over the old uplink is dead
+// (its packets leave with an address the broker does not know), which
+// paho's keepalive would only notice much later.
 func (m *mqttOut) run(ctx context.Context, q *queue) {
 	client := mqtt.NewClient(m.opts)
 	client.Connect() // retries in paho's goroutine until it connects
-	defer m.close(client)
+	defer func() { m.close(client) }()
 	poll := time.NewTicker(statePoll)
 	defer poll.Stop()
 	for {
+		if m.stale {
+			m.log.Info("mqtt publish timed out; reconnecting", "broker", m.cfg.Broker)
+			client.Disconnect(0)
+			client, m.stale = mqtt.NewClient(m.opts), false
+			client.Connect()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -164,14 +189,30 @@ func (m *mqttOut) run(ctx context.Context, q *queue) {
 				m.discover(client)
 			}
 			m.publishState(client, true)
+			m.publishEvents(client)
 		case ev := <-q.ch:
 			m.publishState(client, false) // the change the event is about first
-			if b, err := json.Marshal(ev); err == nil {
-				m.publish(client, m.topic("event/"+ev.Kind), false, string(b))
-			}
+			m.pending = append(m.pending, ev)
+			m.publishEvents(client)
 		case <-poll.C:
 			m.publishState(client, time.Since(m.lastCount) >= time.Duration(m.cfg.Interval))
 		}
+	}
+}
+
+// publishEvents sends the pending events in order, keeping those that fail.
+func (m *mqttOut) publishEvents(c mqtt.Client) {
+	for len(m.pending) > 0 {
+		ev := m.pending[0]
+		b, err := json.Marshal(ev)
+		if err == nil && !m.publish(c, m.topic("event/"+ev.Kind), false, string(b)) {
+			break
+		}
+		m.pending = m.pending[1:]
+	}
+	if n := len(m.pending) - queueSize; n > 0 {
+		m.dropWarn.Do(func() { m.log.Warn("mqtt broker away; oldest events dropped", "dropped", n) })
+		m.pending = slices.Delete(m.pending, 0, n)
 	}
 }
 
@@ -200,12 +241,12 @@ func (m *mqttOut) publishState(c mqtt.Client, withCounters bool) {
 
 // publish sends one message and waits for it at most mqttTimeout.
 func (m *mqttOut) publish(c mqtt.Client, topic string, retained bool, payload string) bool {
-	if !c.IsConnectionOpen() {
+	if m.stale || !c.IsConnectionOpen() {
 		return false
 	}
 	t := c.Publish(topic, 1, retained, payload)
 	if !t.WaitTimeout(mqttTimeout) {
-		m.log.Warn("mqtt publish timed out", "topic", topic)
+		m.stale = true
 		return false
 	}
 	if err := t.Error(); err != nil {
