@@ -247,3 +247,113 @@ func TestMQTTFilesReadAtStart(t *testing.T) {
 		t.Errorf("New with a bad CA file = %v", err)
 	}
 }
+
+// proxy forwards TCP to a target; freeze blackholes the connections open
+// now (as a failover does to a connection made over the old uplink) while
+// new ones pass.
+type proxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	frozen map[int]bool
+	n      int
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, frozen: map[int]bool{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			id := p.n
+			p.n++
+			p.mu.Unlock()
+			go p.pipe(id, c, u)
+			go p.pipe(id, u, c)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) pipe(id int, from, to net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			to.Close()
+			return
+		}
+		p.mu.Lock()
+		frozen := p.frozen[id]
+		p.mu.Unlock()
+		if !frozen {
+			if _, err := to.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	for id := range p.n {
+		p.frozen[id] = true
+	}
+	p.mu.Unlock()
+}
+
+// A connection that silently died (the route moved under it) is replaced
+// at the first publish that times out, well before paho's keepalive would
+// notice; the event that found it dead is sent on the new one.
+func TestMQTTDeadConnectionReplaced(t *testing.T) {
+	b := startBroker(t)
+	px := newProxy(t, b.addr)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	link := "ON"
+	c := DefaultConfig()
+	c.Hooks.Dir = ""
+	c.MQTT.Broker, c.MQTT.Username, c.MQTT.PasswordFile, c.MQTT.Discovery = "mqtt://"+px.ln.Addr().String(), "gw", pw, false
+	n, err := New(c, Options{Hostname: "gw", State: func() []Reading {
+		mu.Lock()
+		defer mu.Unlock()
+		return []Reading{{Key: "link", Value: link, Binary: true}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	s := subscribe(t, b.addr)
+	s.wait(t, "failberry/link", is("ON"))
+
+	px.freeze()
+	mu.Lock()
+	link = "OFF"
+	mu.Unlock()
+	start := time.Now()
+	n.Publish(Event{Kind: "link-down", ID: "3d216599fc544696a7292addaa60e644", Message: "down"})
+	s.wait(t, "failberry/link", is("OFF"))
+	s.wait(t, "failberry/event/link-down", func(v string) bool { return strings.Contains(v, `"message":"down"`) })
+	// paho alone: a ping after 15 s without traffic, 5 s for its answer.
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("state and event reached the broker %v after the connection died; want within one publish timeout and a reconnect", took)
+	}
+}
