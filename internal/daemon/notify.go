@@ -23,6 +23,11 @@ func (d *Daemon) newNotifier() (*notify.Notifier, error) {
 		return nil, err
 	}
 	d.events.Subscribe(func(k systemd.Kind, e systemd.Event) {
+		// The daemon emits link-up once the default route is on the link
+		// and link-down once it is withdrawn.
+		if k.ID == systemd.LinkUp.ID || k.ID == systemd.LinkDown.ID {
+			n.Rerouted()
+		}
 		n.Publish(notify.Event{Time: e.Time, Kind: e.Kind, ID: k.ID, Message: e.Message, Fields: e.Fields})
 	})
 	return n, nil

@@ -40,12 +40,14 @@ type mqttOut struct {
 	log   *slog.Logger
 	// connected is signalled (from paho's goroutine) on each connection.
 	connected chan struct{}
+	// rerouted is signalled by Notifier.Rerouted.
+	rerouted chan struct{}
 	// sent is the value last published per reading; cleared on connect.
 	sent map[string]string
 	// pending are events not yet published (the broker was away), oldest
 	// first, at most queueSize: sent after the next connection, late
 	// rather than lost.
-	pending []Event
+	pending  []Event
 	dropWarn rate.Sometimes
 	// stale is set when a publish timed out: the connection is dead even
 	// if paho has not noticed yet (see run).
@@ -63,7 +65,7 @@ const (
 
 func newMQTT(c MQTTConfig, o Options) (*mqttOut, error) {
 	m := &mqttOut{cfg: c, node: nodeID(o.Hostname), host: o.Hostname, state: o.State,
-		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1),
+		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1), rerouted: make(chan struct{}, 1),
 		dropWarn: rate.Sometimes{First: 1, Interval: time.Minute}}
 	if m.state == nil {
 		m.state = func() []Reading { return nil }
@@ -160,11 +162,12 @@ func nodeID(host string) string {
 
 func (m *mqttOut) topic(level string) string { return m.cfg.Topic + "/" + level }
 
-// run publishes until ctx ends. A publish that times out makes it drop the
-// connection and open a new one: when the gateway fails over or back, the
+// run publishes until ctx ends. When the gateway fails over or back, the
 // default route moves and a connection made over the old uplink is dead
 // (its packets leave with an address the broker does not know), which
-// paho's keepalive would only notice much later.
+// paho's keepalive would only notice much later: so the connection is
+// dropped and a new one opened when the daemon says the route moved
+// (Rerouted), and when a publish times out.
 func (m *mqttOut) run(ctx context.Context, q *queue) {
 	client := mqtt.NewClient(m.opts)
 	client.Connect() // retries in paho's goroutine until it connects
@@ -172,8 +175,9 @@ func (m *mqttOut) run(ctx context.Context, q *queue) {
 	poll := time.NewTicker(statePoll)
 	defer poll.Stop()
 	for {
+		m.checkRerouted()
 		if m.stale {
-			m.log.Info("mqtt publish timed out; reconnecting", "broker", m.cfg.Broker)
+			m.log.Info("mqtt connection stale; reconnecting", "broker", m.cfg.Broker)
 			client.Disconnect(0)
 			client, m.stale = mqtt.NewClient(m.opts), false
 			client.Connect()
@@ -190,13 +194,25 @@ func (m *mqttOut) run(ctx context.Context, q *queue) {
 			}
 			m.publishState(client, true)
 			m.publishEvents(client)
+		case <-m.rerouted:
+			m.stale = true
 		case ev := <-q.ch:
+			m.checkRerouted()             // Rerouted comes before the event it goes with
 			m.publishState(client, false) // the change the event is about first
 			m.pending = append(m.pending, ev)
 			m.publishEvents(client)
 		case <-poll.C:
 			m.publishState(client, time.Since(m.lastCount) >= time.Duration(m.cfg.Interval))
 		}
+	}
+}
+
+// checkRerouted marks the connection stale when the route moved.
+func (m *mqttOut) checkRerouted() {
+	select {
+	case <-m.rerouted:
+		m.stale = true
+	default:
 	}
 }
 

@@ -70,8 +70,9 @@ type Options struct {
 // Notifier delivers events to the configured outputs. Create it with New,
 // start it with Run, feed it with Publish.
 type Notifier struct {
-	log     *slog.Logger
-	outputs []output
+	log      *slog.Logger
+	outputs  []output
+	rerouted []chan struct{} // outputs that hold a connection open
 }
 
 // output is one destination: its queue and the loop that drains it.
@@ -108,6 +109,7 @@ func New(c Config, o Options) (*Notifier, error) {
 			return nil, fmt.Errorf("mqtt: %w", err)
 		}
 		n.add("mqtt", queueSize, m.run)
+		n.rerouted = append(n.rerouted, m.rerouted)
 	}
 	if c.Webhook.URL != "" {
 		w := newWebhook(c.Webhook, o.Hostname, o.Logger.With("output", "webhook"))
@@ -124,6 +126,19 @@ func (n *Notifier) add(name string, size int, run func(context.Context, *queue))
 func (n *Notifier) Publish(ev Event) {
 	for _, o := range n.outputs {
 		o.q.put(ev)
+	}
+}
+
+// Rerouted tells the outputs that the gateway's default route has moved to
+// another uplink: a connection opened over the old one is dead and is
+// replaced at once. Call it before publishing the event that reports the
+// change. It never blocks.
+func (n *Notifier) Rerouted() {
+	for _, ch := range n.rerouted {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
