@@ -4,6 +4,8 @@ package bench_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,7 +29,10 @@ var (
 func buildOnce(tb testing.TB) {
 	tb.Helper()
 	buildMu.Do(func() {
-		binDir = filepath.Join(os.TempDir(), "failberry-bench-bin")
+		// One directory per source tree: worktrees testing at once on one
+		// machine must not boot each other's binaries (the VM copies them
+		// only once it holds the bench lock).
+		binDir = filepath.Join(os.TempDir(), fmt.Sprintf("failberry-bench-bin-%x", sha256.Sum256([]byte(bench.SourceDir())))[:len("failberry-bench-bin-")+12])
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		buildErr = bench.Build(ctx, binDir)
