@@ -65,7 +65,7 @@ const (
 
 func newMQTT(c MQTTConfig, o Options) (*mqttOut, error) {
 	m := &mqttOut{cfg: c, node: nodeID(o.Hostname), host: o.Hostname, state: o.State,
-		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1), rerouted: make(chan struct{}, 1),
+		log: o.Logger.With("output", "mqtt"), connected: make(chan struct{}, 1), rerouted: make(chan struct{}, 1), sent: map[string]string{},
 		dropWarn: rate.Sometimes{First: 1, Interval: time.Minute}}
 	if m.state == nil {
 		m.state = func() []Reading { return nil }
