@@ -227,6 +227,7 @@ func TestWriteThrottle(t *testing.T) {
 	if want := int(24 * time.Hour / SaveEvery); w.n < want-1 || w.n > want+1 {
 		t.Errorf("%d writes in a day of traffic, want about %d", w.n, want)
 	}
+	m.Add(c.add(time.Second), 10, 0)
 	n := w.n
 	for range 3600 {
 		c.add(time.Second)
