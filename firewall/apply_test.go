@@ -53,7 +53,7 @@ func testApplyConverges(t *testing.T, rs Ruleset) {
 	starts := map[string]func(f *fakeTables){
 		"empty": func(f *fakeTables) {},
 		"partial": func(f *fakeTables) {
-			f.add("filter", chainInput, rs.V4.Chains[0].Rules[0], rs.V4.Chains[0].Rules[3])
+			f.add("filter", chainInput, rulesOf(rs.V4, chainInput)[0], rulesOf(rs.V4, chainInput)[3])
 			f.add("filter", "INPUT", "-j "+chainInput)
 		},
 		"duplicated jumps": func(f *fakeTables) {
@@ -64,12 +64,12 @@ func testApplyConverges(t *testing.T, rs Ruleset) {
 			f.add("filter", "FORWARD", "-j "+chainForward, "-j "+chainForward)
 		},
 		"extra and reordered rules": func(f *fakeTables) {
-			in := slices.Clone(rs.V4.Chains[0].Rules)
+			in := slices.Clone(rulesOf(rs.V4, chainInput))
 			slices.Reverse(in)
 			f.add("filter", chainInput, append(in, "-j ACCEPT")...)
 			f.add("filter", chainForward, "-j ACCEPT")
-			f.add("filter", chainForward, rs.V4.Chains[1].Rules...)
-			f.add("filter", chainForward, rs.V4.Chains[1].Rules...)
+			f.add("filter", chainForward, rulesOf(rs.V4, chainForward)...)
+			f.add("filter", chainForward, rulesOf(rs.V4, chainForward)...)
 		},
 		"inbound chains damaged": func(f *fakeTables) {
 			f.add("nat", chainDNAT, "-i ppp+ -j ACCEPT")
@@ -127,7 +127,7 @@ func TestApplyNeverOpensWAN(t *testing.T) {
 func testNeverOpensWAN(t *testing.T, wrap func(*fakeTables) Tables) {
 	rs := mustBuild(t, Policy{LAN: []string{"eth0"}, HealthPort: 9000, InboundICMP: true})
 	v4 := newFake()
-	in := rs.V4.Chains[0].Rules
+	in := rulesOf(rs.V4, chainInput)
 	// A damaged but closed chain: a duplicate, a missing rule, junk at the end.
 	v4.add("filter", chainInput, in[0], in[0], in[2], in[3], "-i ppp+ -j ACCEPT")
 	v4.add("filter", "INPUT", "-j "+chainInput, "-j "+chainInput)
@@ -296,4 +296,14 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// rulesOf returns the rules of the filter chain named.
+func rulesOf(r Rules, name string) []string {
+	for _, c := range r.Chains {
+		if c.Table == "filter" && c.Name == name {
+			return c.Rules
+		}
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 )
 
@@ -34,8 +33,18 @@ func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 		r.Chains = append(r.Chains, Chain{Table: table, Name: name, Rules: rules})
 		r.Jumps = append(r.Jumps, Jump{Table: table, From: from, To: name})
 	}
-	add(tableFilter, "INPUT", chainInput, inputRules(p, w, v6))
-	add(tableFilter, "FORWARD", chainForward, forwardRules(p, fws, w, v6))
+	// The chains the input and forward chains jump to come first: a restore
+	// script must create a chain before a rule names it.
+	hjump, health := healthRules(p, w, v6)
+	r.Chains = append(r.Chains, Chain{Table: tableFilter, Name: chainHealth, Rules: health})
+	fwd := forwardRules(p, fws, w, v6)
+	if p.Cap != CapOff {
+		cjump, capped := capRules(p, w, v6)
+		r.Chains = append(r.Chains, Chain{Table: tableFilter, Name: chainCap, Rules: capped})
+		fwd = append([]string{cjump}, fwd...)
+	}
+	add(tableFilter, "INPUT", chainInput, append([]string{hjump}, inputRules(p, w, v6)...))
+	add(tableFilter, "FORWARD", chainForward, fwd)
 	if !v6 {
 		if dnat := dnatRules(p, fws, w); len(dnat) > 0 {
 			add(tableNAT, "PREROUTING", chainDNAT, dnat)
@@ -61,13 +70,12 @@ func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 	return r
 }
 
-// inputRules: on the WAN only replies, the health port and (optionally) echo
-// come in; everything else is dropped so a port scan gets no answer at all.
+// inputRules: on the WAN only replies and (optionally) echo come in (the
+// health port is the health chain's, jumped to before these); everything else is dropped so a port scan gets no answer at all.
 func inputRules(p Policy, w string, v6 bool) []string {
 	in := "-i " + w + " "
 	rules := []string{
 		in + established + " -j ACCEPT",
-		in + "-p tcp -m tcp --dport " + strconv.Itoa(p.HealthPort) + " -j ACCEPT",
 	}
 	if v6 {
 		types := icmpv6Link

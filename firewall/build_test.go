@@ -61,6 +61,14 @@ func TestBuildGolden(t *testing.T) {
 			DMZ:      netip.MustParseAddr("192.168.1.10"),
 		},
 		"full":    fullPolicy(),
+		// The metered link: checkers only on the health port (IPv4 ones:
+		// IPv6 is shut out of it) and the cap's allowlist.
+		"metered": {
+			LAN: []string{"eth0"}, HealthPort: 9000, IPv6: true,
+			HealthAllowFrom: []netip.Prefix{netip.MustParsePrefix("15.177.0.0/18"), netip.MustParsePrefix("54.251.31.128/26")},
+			Cap:             CapAllowlist,
+			CapAllow:        []netip.Prefix{netip.MustParsePrefix("192.168.50.10/32"), netip.MustParsePrefix("fd50::/64")},
+		},
 		"minimal": {LAN: []string{"eth0"}, HealthPort: 9000},
 		"custom-wan-no-allowlist-v6": {
 			WAN: "wwan0", LAN: []string{"br0"}, HealthPort: 8443, IPv6: true,

@@ -78,6 +78,16 @@ type Policy struct {
 	// and DMZ hosts of a family that has one must be inside one, which
 	// catches a typo that would forward to the internet. Empty: not checked.
 	LANNetworks []netip.Prefix
+
+	// HealthAllowFrom, when not empty, are the only sources that may reach
+	// the health port over the WAN (Route 53's checkers' published ranges):
+	// scanners cost metered bytes too. Prefixes of one family only restrict
+	// that family; a family without any is shut out of the port.
+	HealthAllowFrom []netip.Prefix
+	// Cap is the monthly cap's action on forwarding out by the WAN (see
+	// CapAction); CapAllow are the LAN sources CapAllowlist lets through.
+	Cap      CapAction
+	CapAllow []netip.Prefix
 }
 
 // Table names and the chains we own. Owned chains carry ChainPrefix so that
@@ -177,6 +187,9 @@ func validate(p Policy) error {
 			return fmt.Errorf("masquerade interface %q listed twice", m)
 		}
 		seenOut[m] = true
+	}
+	if err := validateMetered(p); err != nil {
+		return err
 	}
 	for _, s := range p.AllowSources {
 		if !s.IsValid() {
