@@ -29,6 +29,7 @@ type Status struct {
 	Firewall FirewallStatus `json:"firewall"`
 	Probes   ProbeStats     `json:"probes"`
 	Inbound  InboundStatus  `json:"inbound"`
+	Data     *DataStatus    `json:"data,omitempty"` // nil: no meter
 }
 
 // InboundStatus says whether the internet can reach the house over the
@@ -213,6 +214,9 @@ func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
 		descLadderStep, descLadderAttempt, descRecoverySteps} {
 		ch <- d
 	}
+	for _, d := range dataDescs {
+		ch <- d
+	}
 }
 
 func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
@@ -255,6 +259,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for step, n := range s.Ladder.StepsTotal {
 		emit(descRecoverySteps, prometheus.CounterValue, float64(n), step)
 	}
+	collectData(s.Data, emit)
 }
 
 func b2f(b bool) float64 {
@@ -350,6 +355,7 @@ func RenderStatus(w io.Writer, s Status) {
 			add("dns", line)
 		}
 	}
+	renderData(s.Data, add)
 	writeAligned(w, kv)
 	if len(s.Events) > 0 {
 		fmt.Fprintln(w, "events:")

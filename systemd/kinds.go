@@ -35,4 +35,10 @@ var (
 	CarrierNAT        = Kind{Name: "carrier-nat", ID: "0729a4846ecd49a1ac34956e0b71bbeb", Priority: journal.PriWarning}
 	DNSPublished      = Kind{Name: "dns-published", ID: "3735b941458746bb838549f1cc3dc74a", Priority: journal.PriNotice}
 	DNSFailed         = Kind{Name: "dns-failed", ID: "bec36ea2e8f749238d642eaae67a655b", Priority: journal.PriWarning}
+	// The data meter's: a day's summary, a warning fraction of the cap, the
+	// cap reached (its action starts) and the action lifted.
+	DataDaily      = Kind{Name: "data-daily", ID: "60f72894f36d43aab0f815e1eedb7926", Priority: journal.PriInfo}
+	DataWarning    = Kind{Name: "data-warning", ID: "a0f5b319036947f587375c7a8c234e56", Priority: journal.PriWarning}
+	DataCapReached = Kind{Name: "data-cap-reached", ID: "29da89cf1a814949b174bd15495cbec1", Priority: journal.PriWarning}
+	DataCapLifted  = Kind{Name: "data-cap-lifted", ID: "4664544ba4ef47cca24eabc10b6c8fe2", Priority: journal.PriNotice}
 )

@@ -50,6 +50,9 @@ var checks = map[string]any{
 	"loss": func(v float64) string {
 		return unless(v >= 0 && v <= 1, "%v is out of range; use a loss ratio from 0 to 1, such as 0.5 (not a percentage)", v)
 	},
+	"fraction": func(v float64) string {
+		return unless(v > 0 && v < 1, "%v is out of range; use a fraction of the cap above 0 and below 1, such as 0.8 (not a percentage)", v)
+	},
 	"hub": func(s string) string {
 		_, _, err := sysfs.ParseDevice(s)
 		return unless(s == "" || err == nil, "%q is not a USB hub path; use the sysfs name such as \"1-1\" (see uhubctl or /sys/bus/usb/devices)", s)

@@ -38,6 +38,7 @@ type Config struct {
 	Firewall Firewall `yaml:"firewall"`
 	Health   Health   `yaml:"health"`
 	Recovery Recovery `yaml:"recovery"`
+	Meter    Meter    `yaml:"meter"`
 	// DNS publishes the cellular address (package ddns owns the section).
 	DNS ddns.Config `yaml:"dns"`
 	// Notify takes events and state out: hooks, MQTT, a webhook (package
@@ -137,6 +138,28 @@ type Health struct {
 	// the health port next to it is reachable from the internet. Empty: off.
 	StatusListen string `yaml:"status_listen" check:"status_listen"`
 	Probes       Probes `yaml:"probes"`
+	// AllowFrom, when not empty, are the only networks that may reach the
+	// health port over cellular (Route 53's checkers' published ranges):
+	// scanners cost metered bytes too.
+	AllowFrom []firewall.Source `yaml:"allow_from" hint:"[\"15.177.0.0/18\"]"`
+}
+
+// Meter counts the cellular link's bytes per day and billing period and
+// caps the period (package meter decides, the firewall applies).
+type Meter struct {
+	// PeriodStartDay is the billing period's first day of the month. 29..31
+	// are refused, not clamped: a period must start on a day every month has.
+	PeriodStartDay int `yaml:"period_start_day" check:"1..28" hint:"use the day of the month your billing period starts, 1..28 (for a plan that renews on the 29th to 31st, use 28 or 1)"`
+	// Cap is the period's allowance, bytes in plus out; 0: no cap.
+	Cap value.Bytes `yaml:"cap"`
+	// WarnAt are fractions of Cap warned about once per period.
+	WarnAt []float64 `yaml:"warn_at" check:"fraction" hint:"[0.8, 0.95]"`
+	// CapAction is what happens at 100 % until the next period or
+	// `failberry data reset`.
+	CapAction string `yaml:"cap_action" check:"warn|allowlist|block"`
+	// CapAllow are the LAN hosts or networks still forwarded out over
+	// cellular once the cap is reached with cap_action allowlist.
+	CapAllow []firewall.Source `yaml:"cap_allow" hint:"[\"192.168.1.20\"]"`
 }
 
 // Probes configures the end-to-end checks over the cellular link.
@@ -221,6 +244,7 @@ func Default() Config {
 			Reboot:   Reboot{MaxPerDay: 2, MinUptime: s(30 * time.Minute), Command: []string{"/usr/bin/systemctl", "reboot"}},
 			SIMRetry: s(10 * time.Minute), HealthyAfter: s(2 * time.Minute),
 		},
+		Meter:    Meter{PeriodStartDay: 1, WarnAt: []float64{0.8, 0.95}, CapAction: "warn"},
 		DNS:      ddns.DefaultConfig(),
 		Notify:   notify.DefaultConfig(),
 		StateDir: "/var/lib/failberry", RunDir: "/run/failberry", LogLevel: "info",
