@@ -103,7 +103,8 @@ var ErrNoCounters = errors.New("iptables-save not available: no rule counters")
 // families together, as the jump into the health chain counted it: one
 // iptables-save -c per family. The counter starts again from zero when the
 // input chain is rewritten (a repair, a restart); the caller takes a
-// counter that went backwards as a new start.
+// counter that went backwards as a new start. It only reads, so it may run
+// beside Apply or Keep.
 func (f *Firewall) HealthCounter(ctx context.Context) (Counter, error) {
 	var total Counter
 	for _, fam := range f.families(Ruleset{}) {

@@ -7,6 +7,7 @@
 //	failberry check    validate the config and print the effective settings
 //	failberry at CMD   send an AT command through the running daemon
 //	failberry usb      USB hub port power: status, off, on, cycle
+//	failberry data reset  count the billing period from zero, lift the cap
 //	failberry version
 package main
 
@@ -44,6 +45,7 @@ func commands() []command {
 		{"check", "validate the config and print the effective settings and firewall rules", cmdCheck},
 		{"at", "send an AT command to the modem", cmdAT},
 		{"usb", "USB hub port power: status|off|on|cycle", cmdUSB},
+		{"data", "data meter: reset (count the period from zero, lift the cap)", cmdData},
 		{"version", "print the version", cmdVersion},
 	}
 }

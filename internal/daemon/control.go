@@ -19,7 +19,8 @@ import (
 // status` and `failberry at` talk to the running daemon through it.
 func ControlSocket(runDir string) string { return filepath.Join(runDir, "control.sock") }
 
-// controlServer serves /status (JSON) and POST /at on the control socket.
+// controlServer serves /status (JSON), POST /at and POST /data/reset on
+// the control socket.
 func (d *Daemon) controlServer() (*http.Server, error) {
 	sock := ControlSocket(d.cfg.RunDir)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
@@ -31,6 +32,7 @@ func (d *Daemon) controlServer() (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /status", health.NewStatusHandler(d))
 	mux.HandleFunc("POST /at", d.handleAT)
+	mux.HandleFunc("POST /data/reset", d.handleDataReset)
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, nil
 }
 

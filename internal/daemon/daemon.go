@@ -25,6 +25,7 @@ import (
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/ddns"
 	"github.com/failberry/failberry/internal/linkstats"
+	"github.com/failberry/failberry/internal/meter"
 	"github.com/failberry/failberry/internal/notify"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
@@ -62,6 +63,8 @@ type Options struct {
 	// After is the clock of the waits that decide recovery: the backoffs
 	// between ladder steps, healthy_after and the link-up timeout.
 	After func(time.Duration) <-chan time.Time
+	// Now is the data meter's clock (days, billing periods, its writes).
+	Now func() time.Time
 }
 
 // withDefaults fills in the real system for every seam left nil.
@@ -111,6 +114,9 @@ func (o Options) withDefaults() Options {
 	if o.After == nil {
 		o.After = time.After
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return o
 }
 
@@ -144,6 +150,11 @@ type Daemon struct {
 
 	dns *ddns.Updater    // publishes the cellular address; nil without dns.provider
 	out *notify.Notifier // hooks, MQTT, the webhook
+
+	meter      *meter.Meter       // the data meter and the cap's decision
+	meterPrev  linkstats.Counters // the last sample it counted (the sampler's)
+	meterKick  chan struct{}      // its state changed: save now
+	capChanged chan struct{}      // the cap's decision changed: rebuild the rules
 }
 
 // New checks what can be checked before anything is touched: a config that
@@ -185,6 +196,10 @@ func New(opts Options) (*Daemon, error) {
 	if d.out, err = d.newNotifier(); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
+	if d.meter, err = openMeter(cfg, opts.Now()); err != nil {
+		return nil, err
+	}
+	d.meterKick, d.capChanged = make(chan struct{}, 1), make(chan struct{}, 1)
 	return d, nil
 }
 
@@ -238,8 +253,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { d.sampleTraffic(ctx) })
 	wg.Go(func() { d.out.Run(ctx) })
+	wg.Go(func() { d.runMeter(ctx) })
 	d.supervise(ctx)
 	wg.Wait()
+	d.flushMeter() // the sampler has stopped: nothing counted is lost
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -299,3 +316,6 @@ func (d *Daemon) CellularOK() bool {
 	d.st.mu.Unlock()
 	return online && p != nil && p.CellularOK()
 }
+
+// now is the meter's clock.
+func (d *Daemon) now() time.Time { return d.opts.Now() }

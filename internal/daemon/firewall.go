@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/failberry/failberry/firewall"
 	"github.com/failberry/failberry/health"
@@ -27,10 +26,14 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 	if p, err := listenPort(c.Health.Listen); err == nil {
 		port = p
 	}
-	var sources []netip.Prefix
-	for _, s := range c.Firewall.AllowSources {
-		sources = append(sources, s.Prefix)
+	prefixes := func(ss []firewall.Source) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range ss {
+			out = append(out, s.Prefix)
+		}
+		return out
 	}
+	sources := prefixes(c.Firewall.AllowSources)
 	p := firewall.Policy{
 		WAN:           firewall.DefaultWAN,
 		LAN:           c.Firewall.LAN,
@@ -48,6 +51,11 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 		// marks reply routing routes by (replies.go): the same constants.
 		Marks:    []firewall.InterfaceMark{{Interface: firewall.DefaultWAN, Mark: route.MarkCellular}},
 		MarkMask: route.MarkMask,
+		// The metered link: who may reach the health port, and the cap's
+		// chain (open; the daemon rebuilds it with the meter's decision).
+		HealthAllowFrom: prefixes(c.Health.AllowFrom),
+		Cap:             capAction(c, ""),
+		CapAllow:        prefixes(c.Meter.CapAllow),
 	}
 	if w := c.Route.WiredInterface; w != "" {
 		p.Marks = append([]firewall.InterfaceMark{{Interface: w, Mark: route.MarkWired}}, p.Marks...)
@@ -57,7 +65,7 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 
 // ConfigChecks are the rules about the whole config that other packages
 // own; every command that loads the config for use runs them.
-var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall, func(c config.Config) error { return c.Notify.Check() }}
+var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall, CheckMeter, func(c config.Config) error { return c.Notify.Check() }}
 
 // policyKeys names the config key of each firewall.Policy field that has one.
 var policyKeys = map[string]string{"Forwards": "firewall.forwards", "DMZ": "firewall.dmz",
@@ -122,7 +130,7 @@ func (d *Daemon) startFirewall(ctx context.Context) error {
 	if err := firewall.EnableForwarding(d.opts.ProcRoot, true, d.cfg.Firewall.IPv6); err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	}
-	if err := fw.Apply(ctx, d.rules); err != nil {
+	if err := fw.Apply(ctx, d.currentRules()); err != nil {
 		d.st.setFirewall(false, err)
 		return fmt.Errorf("firewall: %w", err)
 	}
@@ -145,17 +153,6 @@ func (d *Daemon) firewall() (Firewall, error) {
 			map[string]string{"CHANGES": strings.Join(changes, "; ")})
 	}
 	return fw, nil
-}
-
-func (d *Daemon) keepFirewall(ctx context.Context) {
-	if d.firewallReady(ctx) != nil || d.fw == nil {
-		return
-	}
-	err := d.fw.Keep(ctx, d.rules, time.Duration(d.cfg.Firewall.ReconcileInterval))
-	if err != nil && !errors.Is(err, context.Canceled) {
-		d.log.Error("firewall upkeep stopped", "err", err)
-		d.st.setFirewall(false, err)
-	}
 }
 
 // stopFirewall removes the rules. It runs once ctx (the daemon's root

@@ -215,6 +215,7 @@ func (d *Daemon) rebootPi(ctx context.Context) error {
 		d.log.Info("not rebooting", "why", why)
 		return nil
 	}
+	d.flushMeter() // the reboot may not stop the daemon cleanly
 	if err := d.reboot.Record(); err != nil {
 		return fmt.Errorf("recording the reboot (refusing to reboot without it): %w", err)
 	}

@@ -86,6 +86,12 @@ type Firewall interface {
 	Cleanup(ctx context.Context) error
 }
 
+// HealthCounter is a Firewall that can count what came in to the health
+// port (*firewall.Firewall); without it the meter counts no health bytes.
+type HealthCounter interface {
+	HealthCounter(ctx context.Context) (firewall.Counter, error)
+}
+
 // USBPower switches the modem's hub port off and on again.
 type USBPower interface {
 	Cycle(ctx context.Context, loc usbpower.Location, off time.Duration) (usbpower.Timing, error)

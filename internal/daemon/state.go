@@ -150,6 +150,7 @@ func (d *Daemon) Status() health.Status {
 		Link:     health.LinkStatus{Interface: pppd.Interface(d.pppdOptions()), Up: s.link.Ready()},
 		Ladder:   health.LadderStatus{Step: health.LadderIdle, StepsTotal: maps.Clone(s.steps)},
 		Firewall: health.FirewallStatus{Applied: s.fwApplied, LastError: s.fwErr},
+		Data:     d.dataStatus(),
 	}
 	if s.attempt > 0 {
 		out.Ladder.Step, out.Ladder.Attempt = s.step.String(), s.attempt

@@ -9,13 +9,13 @@ import (
 
 // sampleTraffic reads the cellular link's counters once a second for as long
 // as the daemon runs, across sessions, and hands every sample to the
-// consumers of traffic: the status now. One sampler, so every consumer sees
+// consumers of traffic: the status and the data meter. One sampler, so every consumer sees
 // the same bytes.
 func (d *Daemon) sampleTraffic(ctx context.Context) {
 	iface := pppd.Interface(d.pppdOptions())
 	linkstats.Run(ctx, d.opts.LinkStats, func() string { return iface }, linkstats.Interval,
 		func(err error) { d.log.Debug("link counters", "err", err) },
-		d.st.setTraffic)
+		d.st.setTraffic, d.countTraffic)
 }
 
 func (s *state) setTraffic(t linkstats.Sample) {

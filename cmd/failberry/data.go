@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+
+	"github.com/failberry/failberry/internal/config"
+)
+
+// cmdData is `failberry data reset`: the running daemon starts the billing
+// period's count again from zero and lifts the cap's action (after a top-up,
+// or when the carrier's period does not match the meter's).
+func cmdData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "config file (for run_dir)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "reset" {
+		return &exitError{2, errors.New("usage: failberry data reset (the period's usage is shown by failberry status)")}
+	}
+	body, err := control(ctx, *path, http.MethodPost, "/data/reset", "")
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(body)
+	return err
+}
