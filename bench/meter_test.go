@@ -155,7 +155,7 @@ func TestMeter(t *testing.T) {
 	m.stop()
 	before = d
 	vm.Close()
-	vm2, err := bench.Start(ctx, bench.Options{Work: vm.Work, Bin: binDir, Modem: sim.Config{Seed: time.Now().UnixNano()},
+	vm2, err := bench.Start(ctx, bench.Options{Work: vm.Work, Bin: ownBin(t, vm), Modem: sim.Config{Seed: time.Now().UnixNano()},
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})), Systemd: true})
 	if err != nil {
 		t.Fatalf("booting the VM again: %v", err)
@@ -247,6 +247,26 @@ func (m *meterBench) capScenario(d health.DataStatus) {
 	if l := m.journal(systemd.DataCapLifted); len(l) != 1 || l[0]["FAILBERRY_REASON"] != "reset" {
 		t.Errorf("data-cap-lifted entries %v, want one by reset", l)
 	}
+}
+
+// ownBin is a copy of the programs the VM booted with (its work dir's bin)
+// and the shared initramfs: the shared build directory may hold another
+// checkout's build by the time the VM boots again.
+func ownBin(t *testing.T, vm *bench.VM) string {
+	t.Helper()
+	dir := t.TempDir()
+	initrds, _ := filepath.Glob(filepath.Join(binDir, "initrd-*.gz"))
+	srcs, _ := filepath.Glob(filepath.Join(vm.Work, "bin", "*"))
+	for _, src := range append(srcs, initrds...) {
+		b, err := os.ReadFile(src)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func writeWork(vm *bench.VM, name, content string) error {

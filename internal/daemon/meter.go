@@ -50,10 +50,11 @@ func CheckMeter(c config.Config) error {
 	return nil
 }
 
-// capAction is the firewall's side of the meter's decision.
+// capAction is the firewall's side of the meter's decision: no cap chain
+// without a cap or with an action that only warns.
 func capAction(c config.Config, enforced meter.Action) firewall.CapAction {
 	switch {
-	case c.Meter.Cap == 0:
+	case c.Meter.Cap == 0 || meter.Action(c.Meter.CapAction) == meter.ActionWarn:
 		return firewall.CapOff
 	case enforced == meter.ActionAllowlist:
 		return firewall.CapAllowlist

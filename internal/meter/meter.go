@@ -248,10 +248,12 @@ func (m *Meter) roll(now time.Time) []Event {
 }
 
 // today returns today's Day, adding it (and dropping the oldest beyond
-// keepDays) when it is new.
+// keepDays) when it is new. A clock that went back (a Pi has no real-time
+// clock: before NTP it may run on a saved time) counts into the last day
+// rather than adding an older one.
 func (m *Meter) today(at time.Time) *Day {
 	date := m.date(at)
-	if n := len(m.st.Days); n > 0 && m.st.Days[n-1].Date == date {
+	if n := len(m.st.Days); n > 0 && m.st.Days[n-1].Date >= date {
 		return &m.st.Days[n-1]
 	}
 	m.st.Days = append(m.st.Days, Day{Date: date})

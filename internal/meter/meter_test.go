@@ -253,3 +253,19 @@ func TestDaysKept(t *testing.T) {
 		t.Errorf("%d days kept, want %d", n, keepDays)
 	}
 }
+
+// TestClockBack: a clock that goes back (before NTP) neither starts an
+// older period nor adds an older day.
+func TestClockBack(t *testing.T) {
+	now := time.Date(2026, 7, 9, 12, 0, 0, 0, time.UTC)
+	m := open(t, filepath.Join(t.TempDir(), "m.json"), Config{Cap: 100, Action: ActionBlock}, now, &writes{})
+	m.Add(now, 150, 0)
+	back := now.AddDate(0, -2, 0)
+	if ev := m.Add(back, 10, 0); len(ev) != 0 {
+		t.Errorf("a clock two months back gave %+v", ev)
+	}
+	s := m.Snapshot()
+	if s.In != 160 || !s.Capped || len(s.Days) != 1 || s.Days[0].In != 160 {
+		t.Errorf("after the clock went back: %+v", s)
+	}
+}
