@@ -17,11 +17,15 @@ func cmdData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("data", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", config.DefaultPath, "config file (for run_dir)")
-	if err := fs.Parse(args); err != nil {
+	usage := &exitError{2, errors.New("usage: failberry data reset [--config FILE] (the period's use is shown by failberry status)")}
+	if len(args) == 0 || args[0] != "reset" {
+		return usage
+	}
+	if err := fs.Parse(args[1:]); err != nil {
 		return &exitError{2, err}
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "reset" {
-		return &exitError{2, errors.New("usage: failberry data reset (the period's usage is shown by failberry status)")}
+	if fs.NArg() != 0 {
+		return usage
 	}
 	body, err := control(ctx, *path, http.MethodPost, "/data/reset", "")
 	if err != nil {
