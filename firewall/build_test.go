@@ -60,7 +60,7 @@ func TestBuildGolden(t *testing.T) {
 			Forwards: []Forward{{Proto: "tcp", Ports: "22", To: netip.MustParseAddr("192.168.1.5"), ToPort: 2222}},
 			DMZ:      netip.MustParseAddr("192.168.1.10"),
 		},
-		"full":    fullPolicy(),
+		"full": fullPolicy(),
 		// The metered link: checkers only on the health port (IPv4 ones:
 		// IPv6 is shut out of it) and the cap's allowlist.
 		"metered": {
