@@ -224,6 +224,7 @@ func TestWriteThrottle(t *testing.T) {
 		}
 	}
 	// 96 quarter hours; the day summary at midnight is one more.
+	t.Logf("a day of traffic every second: %d state file writes", w.n)
 	if want := int(24 * time.Hour / SaveEvery); w.n < want-1 || w.n > want+1 {
 		t.Errorf("%d writes in a day of traffic, want about %d", w.n, want)
 	}
