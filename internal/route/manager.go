@@ -24,6 +24,11 @@ const (
 	// ModeMetric adds the PPP default with the configured metric and leaves
 	// the others alone: the lowest metric wins.
 	ModeMetric Mode = "metric"
+	// ModeSplit leaves the main table to the host: its default route (via
+	// the LAN's router) keeps carrying the Pi's own traffic, and only what
+	// the Pi forwards takes the cellular link, through the policy rules of
+	// Steer and the cellular link's own table. The Manager adds nothing.
+	ModeSplit Mode = "split"
 )
 
 // ErrLinkNotReady is returned by Apply for a link that does not exist, is
@@ -54,7 +59,7 @@ func NewManager(h *netlink.Handle, mode Mode, metric int, logger *slog.Logger) *
 	if h == nil {
 		h = &netlink.Handle{}
 	}
-	if mode != ModeMetric {
+	if mode != ModeMetric && mode != ModeSplit {
 		mode = ModeReplace
 	}
 	if logger == nil {
@@ -72,6 +77,9 @@ func (m *Manager) Apply(l Link) error {
 	defer m.mu.Unlock()
 	if !l.Ready() {
 		return fmt.Errorf("default route via %s: %w", l.Name, ErrLinkNotReady)
+	}
+	if m.mode == ModeSplit {
+		return nil
 	}
 	var errs []error
 	if m.link.Index != 0 && m.link.Index != l.Index { // pppd came back as a new link

@@ -116,6 +116,9 @@ type Uplink struct {
 // uplinks: applying it removes every rule and route of failberry's.
 type Policy struct {
 	Uplinks []Uplink
+	// Steer is split mode's steering (see steer.go); the zero Steer adds
+	// no rule.
+	Steer Steer
 }
 
 // ErrPolicy is wrapped by Apply's errors for a policy that cannot be
@@ -166,6 +169,9 @@ func (p Policy) validate() error {
 			}
 		}
 	}
+	if err := p.Steer.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -209,7 +215,8 @@ func routeFor(family, index int, mark uint32, h Hop) netlink.Route {
 
 // ownRule reports whether a listed rule is failberry's.
 func ownRule(r netlink.Rule) bool {
-	return r.Priority >= PriorityFirst && r.Priority <= PriorityLast && r.Mask != nil && *r.Mask == MarkMask
+	return r.Priority >= PriorityFirst && r.Priority <= PriorityLast && r.Mask != nil && *r.Mask == MarkMask ||
+		ownSteerRule(r)
 }
 
 func ownTable(t int) bool { return t >= TableFirst && t <= TableLast }
@@ -217,10 +224,11 @@ func ownTable(t int) bool { return t >= TableFirst && t <= TableLast }
 // sameRule compares a listed rule with a wanted one, selector by selector: a
 // rule in our range that also matches on something else is not ours to keep.
 func sameRule(got, want netlink.Rule) bool {
+	sameMask := got.Mask == nil && want.Mask == nil || got.Mask != nil && want.Mask != nil && *got.Mask == *want.Mask
 	return got.Family == want.Family && got.Priority == want.Priority && got.Table == want.Table &&
-		got.Mark == want.Mark && got.Mask != nil && *got.Mask == *want.Mask &&
+		got.Mark == want.Mark && sameMask &&
 		got.SuppressPrefixlen == want.SuppressPrefixlen && got.SuppressIfgroup == -1 &&
-		got.Src == nil && got.Dst == nil && got.IifName == "" && got.OifName == "" && !got.Invert &&
+		got.Src == nil && got.Dst == nil && got.IifName == want.IifName && got.OifName == want.OifName && !got.Invert &&
 		got.Goto == -1 && got.Tos == 0 && got.IPProto == 0 && got.Dport == nil && got.Sport == nil &&
 		got.UIDRange == nil && got.TunID == 0
 }
@@ -309,6 +317,7 @@ func (r *ReplyRoutes) Apply(p Policy) error {
 		}
 	}
 	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		want[family].rules = append(want[family].rules, steerRules(family, p.Steer)...)
 		errs = append(errs, r.converge(family, want[family]))
 	}
 	return errors.Join(errs...)
@@ -472,6 +481,12 @@ func (r *ReplyRoutes) delRoute(got netlink.Route) error {
 func describeRule(r netlink.Rule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d: ", r.Priority)
+	if r.IifName != "" {
+		fmt.Fprintf(&b, "iif %s ", r.IifName)
+	}
+	if r.OifName != "" {
+		fmt.Fprintf(&b, "oif %s ", r.OifName)
+	}
 	if r.Mask != nil {
 		fmt.Fprintf(&b, "fwmark %#x/%#x ", r.Mark, *r.Mask)
 	}
