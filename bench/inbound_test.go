@@ -132,6 +132,7 @@ func TestInbound(t *testing.T) {
 	in.scenario("carrier-nat", in.carrierNAT)
 	in.scenario("dns-route53", in.dnsRoute53)
 	in.scenario("vpn-dmz", in.vpnDMZ)
+	in.scenario("split-own-traffic", in.splitOwnTraffic)
 }
 
 // scenario runs one scenario as a subtest and logs its duration.

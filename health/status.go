@@ -30,6 +30,19 @@ type Status struct {
 	Probes   ProbeStats     `json:"probes"`
 	Inbound  InboundStatus  `json:"inbound"`
 	Data     *DataStatus    `json:"data,omitempty"` // nil: no meter
+	Route    RouteStatus    `json:"route"`
+}
+
+// RouteStatus says how the Pi's traffic is routed.
+type RouteStatus struct {
+	// Mode is route.mode: replace, metric or split.
+	Mode string `json:"mode"`
+	// OwnTraffic is where the Pi's own traffic leaves in split mode, "wired"
+	// or "cellular"; empty in the other modes, where it follows the
+	// default route.
+	OwnTraffic string `json:"own_traffic,omitempty"`
+	// Wired is the wired path's probes in split mode.
+	Wired *ProbeStats `json:"wired,omitempty"`
 }
 
 // InboundStatus says whether the internet can reach the house over the
@@ -202,6 +215,8 @@ var (
 		"Attempt number of the recovery step being tried; 0 while no recovery attempt runs.", nil, nil)
 	descRecoverySteps = prometheus.NewDesc("failberry_recovery_steps_total",
 		"Recovery steps taken since the daemon started, by step.", []string{"step"}, nil)
+	descOwnCellular = prometheus.NewDesc("failberry_own_traffic_cellular",
+		"1 while the Pi's own traffic leaves over cellular in split mode (the wired path fails), 0 while it leaves wired.", nil, nil)
 )
 
 // statusCollector exports one Status per scrape, as node_exporter's
@@ -211,7 +226,7 @@ type statusCollector struct{ src StatusSource }
 func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLinkUp, descSignal, descLinkBytes, descPathUp, descFirewall,
 		descProbeOK, descProbeRTT, descProbeLoss, descProbeRounds, descProbeBytes, descProbeBytesPerDay,
-		descLadderStep, descLadderAttempt, descRecoverySteps} {
+		descLadderStep, descLadderAttempt, descRecoverySteps, descOwnCellular} {
 		ch <- d
 	}
 	for _, d := range dataDescs {
@@ -260,6 +275,9 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(descRecoverySteps, prometheus.CounterValue, float64(n), step)
 	}
 	collectData(s.Data, emit)
+	if s.Route.OwnTraffic != "" {
+		emit(descOwnCellular, prometheus.GaugeValue, b2f(s.Route.OwnTraffic == "cellular"))
+	}
 }
 
 func b2f(b bool) float64 {
@@ -325,6 +343,13 @@ func RenderStatus(w io.Writer, s Status) {
 			ok = "ok"
 		}
 		add("  "+t.Target, fmt.Sprintf("%s rtt %v loss %.0f%%", ok, t.LastRTT.Round(time.Millisecond), 100*t.Loss))
+	}
+	if r := s.Route; r.OwnTraffic != "" {
+		wired := "-"
+		if r.Wired != nil {
+			wired = r.Wired.State
+		}
+		add("own traffic", fmt.Sprintf("%s (split mode; wired path %s)", r.OwnTraffic, wired))
 	}
 	ladder := orDash(s.Ladder.Step)
 	if s.Ladder.Attempt > 0 {

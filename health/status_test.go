@@ -33,6 +33,7 @@ func sampleStatus() Status {
 		Probes: ProbeStats{State: StateUp, Healthy: true, Rounds: 42, BytesSpent: 2048, EstimatedBytesPerDay: 725760,
 			Targets: []TargetStats{{Target: `icmp:1.1.1.1`, OK: true, LastRTT: 42 * time.Millisecond, Loss: 0.1},
 				{Target: `odd"label\`, OK: false}, {Target: "two\nlines", OK: true}}},
+		Route: RouteStatus{Mode: "split", OwnTraffic: "cellular", Wired: &ProbeStats{State: StateDown}},
 	}
 }
 
@@ -111,6 +112,7 @@ func TestMetrics(t *testing.T) {
 		`failberry_recovery_steps_total{step="power-cycle"} 1` + "\n",
 		`failberry_recovery_steps_total{step="redial"} 3` + "\n",
 		"failberry_path_up 1\n",
+		"failberry_own_traffic_cellular 1\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
@@ -200,6 +202,7 @@ func TestRenderStatus(t *testing.T) {
 		"traffic:      in 120.6 KiB, out 789 B\n",
 		"recovery:     redial (attempt 2)\n",
 		"firewall:     applied\n",
+		"own traffic:  cellular (split mode; wired path down)\n",
 		"  icmp:1.1.1.1: ok rtt 42ms loss 10%\n",
 		"  2026-03-01T12:00:00Z link-up ppp0 up second line\n",
 	} {
@@ -209,6 +212,9 @@ func TestRenderStatus(t *testing.T) {
 	}
 	b.Reset()
 	RenderStatus(&b, Status{Firewall: FirewallStatus{LastError: "iptables: exit 4"}})
+	if strings.Contains(b.String(), "own traffic") {
+		t.Errorf("a status without split mode shows where the own traffic goes:\n%s", b.String())
+	}
 	for _, want := range []string{"state:        -\n", "signal:       -\n", "link:         down\n", "firewall:     not applied (last error: iptables: exit 4)\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("empty status lacks %q:\n%s", want, b.String())

@@ -307,7 +307,7 @@ func TestUnitVerifies(t *testing.T) {
 func AllKinds() []Kind {
 	return []Kind{LinkUp, LinkDown, RecoveryStep, RecoveryExhausted, ModemError, SIMError,
 		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped,
-		CarrierNAT, DNSPublished, DNSFailed, DataDaily, DataWarning, DataCapReached, DataCapLifted}
+		CarrierNAT, DNSPublished, DNSFailed, DataDaily, DataWarning, DataCapReached, DataCapLifted, OwnTraffic}
 }
 
 // A subscriber sees what the journal gets: the same events, the flapping

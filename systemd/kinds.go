@@ -41,4 +41,5 @@ var (
 	DataWarning    = Kind{Name: "data-warning", ID: "a0f5b319036947f587375c7a8c234e56", Priority: journal.PriWarning}
 	DataCapReached = Kind{Name: "data-cap-reached", ID: "29da89cf1a814949b174bd15495cbec1", Priority: journal.PriWarning}
 	DataCapLifted  = Kind{Name: "data-cap-lifted", ID: "4664544ba4ef47cca24eabc10b6c8fe2", Priority: journal.PriNotice}
+	OwnTraffic     = Kind{Name: "own-traffic", ID: "ee86b708f97043a78f319a0ff81be257", Priority: journal.PriNotice}
 )

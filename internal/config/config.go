@@ -91,10 +91,13 @@ type PPP struct {
 }
 
 // Route says how the default route via the modem is installed: "replace"
-// (the ppp link replaces it while failed over) or "metric" (a second default
-// route with Metric).
+// (the ppp link replaces it while failed over), "metric" (a second default
+// route with Metric) or "split" (only forwarded traffic takes the cellular
+// link; the Pi's own follows only while the wired path fails). Default()
+// keeps "replace", what a config written before split existed meant; the
+// sample config of new installs says "split".
 type Route struct {
-	Mode   string `yaml:"mode" check:"replace|metric"`
+	Mode   string `yaml:"mode" check:"replace|metric|split"`
 	Metric int    `yaml:"metric" check:"1..2147483647" hint:"use a route metric from 1 upwards, such as 50"`
 	IPv6   bool   `yaml:"ipv6"`
 	// WiredInterface is where the main router is: connections that come in

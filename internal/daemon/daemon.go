@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/failberry/failberry/firewall"
@@ -89,10 +90,7 @@ func (o Options) withDefaults() Options {
 		o.WatchLink = route.WatchLink
 	}
 	if o.Routes == nil {
-		mode := route.ModeReplace
-		if o.Config.Route.Mode == "metric" {
-			mode = route.ModeMetric
-		}
+		mode := route.Mode(o.Config.Route.Mode) // NewManager takes an unknown mode as replace
 		log := o.Logger.With("component", "route")
 		o.Routes = systemRoutes{route.NewManager(nil, mode, o.Config.Route.Metric, log), route.NewReplyRoutes(nil, log)}
 	}
@@ -143,6 +141,13 @@ type Daemon struct {
 	slot   modemSlot  // held while anyone talks AT to the modem, `failberry at` too
 	prober PathProber // the current session's, nil while offline
 
+	// Split mode: the wired path's probes (nil in other modes), whether the
+	// Pi's own traffic leaves over cellular now, and the nudge that makes
+	// the main loop re-apply the steering when that changes.
+	wiredProber    PathProber
+	ownViaCellular atomic.Bool
+	steerChanged   chan struct{}
+
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
 	fwErr  error
 
@@ -177,6 +182,7 @@ func New(opts Options) (*Daemon, error) {
 		beat:         health.NewHeartbeat(heartbeatMaxAge),
 		st:           newState(),
 		slot:         newModemSlot(),
+		steerChanged: make(chan struct{}, 1),
 		rules:        rules,
 		routes:       opts.Routes,
 		ladder:       NewLadder(cfg.Recovery),
@@ -254,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() { d.sampleTraffic(ctx) })
 	wg.Go(func() { d.out.Run(ctx) })
 	wg.Go(func() { d.runMeter(ctx) })
+	wg.Go(func() { d.watchWired(ctx) })
 	d.supervise(ctx)
 	wg.Wait()
 	d.flushMeter() // the sampler has stopped: nothing counted is lost

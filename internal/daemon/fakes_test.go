@@ -266,6 +266,16 @@ func (r *fakeRoutes) RemoveReplies() error {
 	return nil
 }
 
+// steer is the steering of the reply policy now.
+func (r *fakeRoutes) steer() route.Steer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.replies == nil {
+		return route.Steer{}
+	}
+	return r.replies.Steer
+}
+
 // replyLinks is the reply policy now, as "eth0 via 192.168.1.1" and
 // "ppp0 direct" items; nil when removed.
 func (r *fakeRoutes) replyLinks() []string {
@@ -319,14 +329,15 @@ func (u *fakeUSB) Cycle(_ context.Context, loc usbpower.Location, _ time.Duratio
 // fakeProbers hands each session's prober to the test.
 type fakeProbers struct{ made chan *fakeProber }
 
-func (f *fakeProbers) make(health.ProberConfig, *slog.Logger) PathProber {
-	p := &fakeProber{changes: make(chan bool, 1)}
+func (f *fakeProbers) make(cfg health.ProberConfig, _ *slog.Logger) PathProber {
+	p := &fakeProber{changes: make(chan bool, 1), iface: cfg.Interface}
 	f.made <- p
 	return p
 }
 
 // fakeProber's verdicts are the test's: it sends them on changes.
 type fakeProber struct {
+	iface   string // the interface its probes are bound to
 	changes chan bool
 	ok      atomic.Bool
 }

@@ -65,7 +65,7 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 
 // ConfigChecks are the rules about the whole config that other packages
 // own; every command that loads the config for use runs them.
-var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall, CheckMeter, func(c config.Config) error { return c.Notify.Check() }}
+var ConfigChecks = []config.Check{health.CheckBudget, CheckFirewall, CheckMeter, CheckRoute, func(c config.Config) error { return c.Notify.Check() }}
 
 // policyKeys names the config key of each firewall.Policy field that has one.
 var policyKeys = map[string]string{"Forwards": "firewall.forwards", "DMZ": "firewall.dmz",

@@ -47,9 +47,10 @@ func readings(s health.Status, routeMode string) []notify.Reading {
 		state = state[:maxStateText]
 	}
 	// The cellular link carries the house's traffic while it is up in
-	// replace mode; in metric mode it stands by behind the wired route.
+	// replace mode, and what the Pi forwards in split mode; in metric mode
+	// it stands by behind the wired route.
 	active := "wired"
-	if s.Link.Up && routeMode == "replace" {
+	if s.Link.Up && (routeMode == "replace" || routeMode == "split") {
 		active = "cellular"
 	}
 	link := "OFF"

@@ -121,6 +121,8 @@ func (s *onlineSession) loop(ctx context.Context) error {
 			s.armProof()
 		case <-s.proof:
 			s.proven()
+		case <-s.d.steerChanged:
+			s.d.applyReplies(s.cur)
 		case <-upTimeout:
 			return errLinkTimeout
 		case <-tick.C:

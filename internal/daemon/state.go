@@ -169,8 +169,13 @@ func (d *Daemon) Status() health.Status {
 		out.Link.Local, out.Link.Peer = s.link.Local.String(), s.link.Peer.String()
 		out.Link.Uptime = time.Since(s.linkSince).Round(time.Second).String()
 	}
-	prober, link, traffic := d.prober, s.link, s.traffic
+	prober, wired, link, traffic := d.prober, d.wiredProber, s.link, s.traffic
 	s.mu.Unlock()
+	out.Route = health.RouteStatus{Mode: d.cfg.Route.Mode, OwnTraffic: d.ownTrafficVia()}
+	if wired != nil {
+		w := wired.Snapshot()
+		out.Route.Wired = &w
+	}
 	out.Inbound = d.inboundStatus(link)
 	if out.Link.Up && traffic.Index == link.Index {
 		out.Link.BytesIn, out.Link.BytesOut = traffic.RxBytes, traffic.TxBytes

@@ -169,7 +169,7 @@ func (p Policy) validate() error {
 			}
 		}
 	}
-	if err := p.Steer.validate(); err != nil {
+	if err := p.Steer.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

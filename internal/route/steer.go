@@ -57,7 +57,10 @@ type Steer struct {
 
 func (s Steer) set() bool { return len(s.Forward) > 0 || s.Own }
 
-func (s Steer) validate() error {
+// Validate reports steering the kernel cannot express (a wildcard LAN
+// name: a policy rule matches exact names only). The config check and Apply
+// both ask it.
+func (s Steer) Validate() error {
 	var errs []string
 	if s.set() && s.Cellular == "" {
 		errs = append(errs, "no cellular interface")
