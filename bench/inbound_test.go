@@ -190,8 +190,11 @@ func (in *inbound) startDaemon(cfg string) {
 
 // httpCode is the HTTP status the checker gets for url ("000": no answer).
 func (in *inbound) httpCode(url string) string {
-	out, _ := in.vm.Run(in.ctx, 10*time.Second, fmt.Sprintf(
+	out, err := in.vm.Run(in.ctx, 10*time.Second, fmt.Sprintf(
 		`ip netns exec isp curl -s -o /dev/null -w '%%{http_code}' --interface %s --connect-timeout 2 -m 3 '%s' || true`, checker, url))
+	if err != nil {
+		in.t.Logf("checking %s: the guest command failed: %v", url, err)
+	}
 	return strings.TrimSpace(out)
 }
 
@@ -248,6 +251,7 @@ func (in *inbound) healthWiredCut(t *testing.T) {
 func (in *inbound) healthCellularDown(t *testing.T) {
 	in.awaitCode(t, "wired check before", in.wiredURL(), true, 20*time.Second)
 	in.vm.Modem.SetFault(sim.FaultBlackhole)
+	defer in.vm.Modem.SetFault(sim.FaultNone) // a failure here must not break the scenarios after it
 	in.awaitCode(t, "cellular check, modem passes no data", in.cellularURL(), false, 20*time.Second)
 	if out, _ := in.vm.Run(in.ctx, 5*time.Second, `ip route show default`); !strings.Contains(out, "ppp") {
 		t.Logf("note: the default route is no longer via ppp (%q): the daemon took the link down", strings.TrimSpace(out))
