@@ -30,7 +30,7 @@ const (
 func (in *inbound) splitOwnTraffic(t *testing.T) {
 	ctx, vm := in.ctx, in.vm
 	background(t, ctx, vm, "split-source.log", fmt.Sprintf(
-		`exec ip netns exec isp socat -u TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'head -c %d /dev/zero'`, splitPort, splitDownload))
+		`exec ip netns exec isp socat -U TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'head -c %d /dev/zero'`, splitPort, splitDownload))
 	guest(t, ctx, vm, 5*time.Second, `ip -n lan route replace default via 192.168.7.1`)
 	in.startDaemon(inboundConfig(inboundFirewall, "") + "route:\n  mode: split\n")
 	in.awaitCellAddr(t, in.cell, 90*time.Second)
