@@ -4,6 +4,8 @@ package bench_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +22,12 @@ import (
 // counters, the kernel's rules and routes.
 
 const (
-	splitDownload = 5_000_000 // bytes the Pi and the LAN host fetch from the internet host
-	splitPort     = 8099
+	// splitDownload is what the Pi fetches from the internet host over the
+	// wired path (fast), splitCellDownload what goes over the bench's
+	// cellular link, which carries about 50 kB/s.
+	splitDownload     = 5_000_000
+	splitCellDownload = 1_000_000
+	splitPort         = 8099
 	// splitSlack is what the cellular link may carry besides a download
 	// that does not use it: probes, health checks, LCP echoes.
 	splitSlack = 200_000
@@ -30,7 +36,7 @@ const (
 func (in *inbound) splitOwnTraffic(t *testing.T) {
 	ctx, vm := in.ctx, in.vm
 	background(t, ctx, vm, "split-source.log", fmt.Sprintf(
-		`exec ip netns exec isp socat -U TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'head -c %d /dev/zero'`, splitPort, splitDownload))
+		`exec ip netns exec isp socat -U TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'head -c $(cat /mnt/split-size) /dev/zero'`, splitPort))
 	guest(t, ctx, vm, 5*time.Second, `ip -n lan route replace default via 192.168.7.1`)
 	in.startDaemon(inboundConfig(inboundFirewall, "") + "route:\n  mode: split\n")
 	in.awaitCellAddr(t, in.cell, 90*time.Second)
@@ -44,14 +50,14 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 
 	// Wired up: the Pi's own download leaves by the main router; the LAN's
 	// goes over cellular.
-	own := in.download(t, "the Pi's own download, wired up", "")
+	own := in.download(t, "the Pi's own download, wired up", "", splitDownload)
 	if own.cell > splitSlack || own.wired < splitDownload {
 		t.Errorf("wired up: the Pi's own %d-byte download moved ppp0 by %d bytes and the router's uplink by %d; want under %d and over %d",
 			splitDownload, own.cell, own.wired, splitSlack, splitDownload)
 	}
-	lan := in.download(t, "the LAN host's download, wired up", "ip netns exec lan ")
-	if lan.cell < splitDownload {
-		t.Errorf("wired up: the LAN host's %d-byte download moved ppp0 by only %d bytes: it did not go over cellular", splitDownload, lan.cell)
+	lan := in.download(t, "the LAN host's download, wired up", "ip netns exec lan ", splitCellDownload)
+	if lan.cell < splitCellDownload {
+		t.Errorf("wired up: the LAN host's %d-byte download moved ppp0 by only %d bytes: it did not go over cellular", splitCellDownload, lan.cell)
 	}
 	t.Logf("wired up: the Pi's own download moved ppp0 by %d bytes, the router's uplink by %d; the LAN host's moved ppp0 by %d",
 		own.cell, own.wired, lan.cell)
@@ -69,8 +75,8 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	defer restore()
 	waitGuest(t, ctx, vm, 60*time.Second, `ip rule show priority 10334 | grep -q 'lookup 10302'`)
 	moved := time.Since(cut)
-	own = in.download(t, "the Pi's own download, wired cut", "")
-	if own.cell < splitDownload {
+	own = in.download(t, "the Pi's own download, wired cut", "", splitCellDownload)
+	if own.cell < splitCellDownload {
 		t.Errorf("wired cut: the Pi's own download moved ppp0 by only %d bytes", own.cell)
 	}
 	t.Logf("scenario split-wired-cut: the Pi's own traffic on cellular %v after the cut", moved.Round(100*time.Millisecond))
@@ -80,7 +86,7 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	back := time.Now()
 	waitGuest(t, ctx, vm, 60*time.Second, `! ip rule show | grep -q '^10334:'`)
 	t.Logf("scenario split-wired-back: the Pi's own traffic back on wired %v after the uplink returned", since(back))
-	own = in.download(t, "the Pi's own download, wired back", "")
+	own = in.download(t, "the Pi's own download, wired back", "", splitDownload)
 	if own.cell > splitSlack {
 		t.Errorf("wired back: the Pi's own download moved ppp0 by %d bytes, want under %d", own.cell, splitSlack)
 	}
@@ -90,10 +96,13 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 // main router's uplink (wan0, received).
 type moved struct{ cell, wired int64 }
 
-// download fetches splitDownload bytes from the internet host with prefix
-// (empty: the Pi itself) and returns what the links' counters moved.
-func (in *inbound) download(t *testing.T, what, prefix string) moved {
+// download fetches size bytes from the internet host with prefix (empty:
+// the Pi itself) and returns what the links' counters moved.
+func (in *inbound) download(t *testing.T, what, prefix string, size int) moved {
 	t.Helper()
+	if err := os.WriteFile(filepath.Join(in.vm.Work, "split-size"), []byte(strconv.Itoa(size)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	counters := func() moved {
 		out := guest(t, in.ctx, in.vm, 5*time.Second,
 			`cat /sys/class/net/ppp0/statistics/rx_bytes; ip netns exec router cat /sys/class/net/wan0/statistics/rx_bytes`)
@@ -109,10 +118,12 @@ func (in *inbound) download(t *testing.T, what, prefix string) moved {
 		return moved{c, w}
 	}
 	before := counters()
-	out := guest(t, in.ctx, in.vm, 60*time.Second, fmt.Sprintf(`%ssocat -u TCP:%s:%d,connect-timeout=5 - | wc -c`, prefix, checker, splitPort))
-	if n, _ := strconv.Atoi(strings.TrimSpace(out)); n != splitDownload {
-		t.Fatalf("%s: got %s bytes, want %d", what, strings.TrimSpace(out), splitDownload)
+	start := time.Now()
+	out := guest(t, in.ctx, in.vm, 90*time.Second, fmt.Sprintf(`%ssocat -T 10 -u TCP:%s:%d,connect-timeout=5 - | wc -c`, prefix, checker, splitPort))
+	if n, _ := strconv.Atoi(strings.TrimSpace(out)); n != size {
+		t.Fatalf("%s: got %s bytes, want %d", what, strings.TrimSpace(out), size)
 	}
+	t.Logf("%s: %d bytes in %v", what, size, since(start))
 	after := counters()
 	return moved{after.cell - before.cell, after.wired - before.wired}
 }
