@@ -3,6 +3,7 @@
 package bench_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,6 +60,9 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	if lan.cell < splitCellDownload {
 		t.Errorf("wired up: the LAN host's %d-byte download moved ppp0 by only %d bytes: it did not go over cellular", splitCellDownload, lan.cell)
 	}
+	if lan.own > splitSlack {
+		t.Errorf("wired up: the LAN host's download moved the firewall's own-traffic counter by %d bytes, want under %d: forwarded bytes count as the Pi's", lan.own, splitSlack)
+	}
 	t.Logf("wired up: the Pi's own download moved ppp0 by %d bytes, the router's uplink by %d; the LAN host's moved ppp0 by %d",
 		own.cell, own.wired, lan.cell)
 
@@ -76,8 +80,8 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	waitGuest(t, ctx, vm, 60*time.Second, `ip rule show priority 10334 | grep -q 'lookup 10302'`)
 	moved := time.Since(cut)
 	own = in.download(t, "the Pi's own download, wired cut", "", splitCellDownload)
-	if own.cell < splitCellDownload {
-		t.Errorf("wired cut: the Pi's own download moved ppp0 by only %d bytes", own.cell)
+	if own.cell < splitCellDownload || own.own < splitCellDownload {
+		t.Errorf("wired cut: the Pi's own download moved ppp0 by only %d bytes, the own-traffic counter by %d", own.cell, own.own)
 	}
 	t.Logf("scenario split-wired-cut: the Pi's own traffic on cellular %v after the cut", moved.Round(100*time.Millisecond))
 
@@ -90,11 +94,49 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	if own.cell > splitSlack {
 		t.Errorf("wired back: the Pi's own download moved ppp0 by %d bytes, want under %d", own.cell, splitSlack)
 	}
+	in.meterSplit(t)
 }
 
-// moved is how many bytes a download moved on ppp0 (received) and on the
-// main router's uplink (wan0, received).
-type moved struct{ cell, wired int64 }
+// meterSplit: the data meter shows the Pi's own cellular bytes (its
+// download while the wired path was cut) apart from the forwarded ones
+// (the LAN host's download). It reads the firewall's counters once a
+// minute, so this waits for that.
+func (in *inbound) meterSplit(t *testing.T) {
+	t.Helper()
+	type meterData struct {
+		In  uint64 `json:"bytes_in"`
+		Out uint64 `json:"bytes_out"`
+		Own uint64 `json:"bytes_own"`
+	}
+	var data meterData
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out := guest(t, in.ctx, in.vm, 10*time.Second, `/mnt/bin/failberry status --json --config /mnt/failberry.yaml`)
+		var st struct {
+			Data *meterData `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil || st.Data == nil {
+			t.Fatalf("failberry status --json: no data section (%v):\n%s", err, out)
+		}
+		data = *st.Data
+		if data.Own >= splitCellDownload || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	fwd := data.In + data.Out - min(data.Own, data.In+data.Out)
+	if data.Own < splitCellDownload || fwd < splitCellDownload {
+		t.Errorf("data meter: the Pi's own %d bytes, forwarded %d (in %d, out %d); want each over %d (one download each over cellular)",
+			data.Own, fwd, data.In, data.Out, splitCellDownload)
+	}
+	t.Logf("data meter: cellular in %d, out %d; the Pi's own %d, forwarded %d", data.In, data.Out, data.Own, fwd)
+}
+
+// moved is how many bytes a download moved on ppp0 (received), on the
+// main router's uplink (wan0, received) and on the firewall's counter of
+// the Pi's own traffic coming in over cellular (the jump into
+// FAILBERRY-OWN in FAILBERRY-INPUT, what the meter reads).
+type moved struct{ cell, wired, own int64 }
 
 // download fetches size bytes from the internet host with prefix (empty:
 // the Pi itself) and returns what the links' counters moved.
@@ -105,17 +147,21 @@ func (in *inbound) download(t *testing.T, what, prefix string, size int) moved {
 	}
 	counters := func() moved {
 		out := guest(t, in.ctx, in.vm, 5*time.Second,
-			`cat /sys/class/net/ppp0/statistics/rx_bytes; ip netns exec router cat /sys/class/net/wan0/statistics/rx_bytes`)
+			`cat /sys/class/net/ppp0/statistics/rx_bytes; ip netns exec router cat /sys/class/net/wan0/statistics/rx_bytes; `+
+				`iptables -w -nvxL FAILBERRY-INPUT | awk '$3 == "FAILBERRY-OWN" { print $2 }'`)
 		f := strings.Fields(out)
-		if len(f) != 2 {
+		if len(f) != 3 {
 			t.Fatalf("%s: counters %q", what, out)
 		}
-		c, err1 := strconv.ParseInt(f[0], 10, 64)
-		w, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: counters %q", what, out)
+		var n [3]int64
+		for i := range n {
+			v, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				t.Fatalf("%s: counters %q", what, out)
+			}
+			n[i] = v
 		}
-		return moved{c, w}
+		return moved{n[0], n[1], n[2]}
 	}
 	before := counters()
 	start := time.Now()
@@ -125,5 +171,5 @@ func (in *inbound) download(t *testing.T, what, prefix string, size int) moved {
 	}
 	t.Logf("%s: %d bytes in %v", what, size, since(start))
 	after := counters()
-	return moved{after.cell - before.cell, after.wired - before.wired}
+	return moved{after.cell - before.cell, after.wired - before.wired, after.own - before.own}
 }

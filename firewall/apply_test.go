@@ -129,7 +129,7 @@ func testNeverOpensWAN(t *testing.T, wrap func(*fakeTables) Tables) {
 	v4 := newFake()
 	in := rulesOf(rs.V4, chainInput)
 	// A damaged but closed chain: a duplicate, a missing rule, junk at the end.
-	v4.add("filter", chainInput, in[0], in[0], in[2], in[3], "-i ppp+ -j ACCEPT")
+	v4.add("filter", chainInput, in[0], in[0], in[1], in[3], in[4], "-i ppp+ -j ACCEPT")
 	v4.add("filter", "INPUT", "-j "+chainInput, "-j "+chainInput)
 	steps := 0
 	v4.after = func(f *fakeTables) {

@@ -9,6 +9,7 @@ import (
 // Owned chain names.
 const (
 	chainInput       = ChainPrefix + "INPUT"
+	chainOutput      = ChainPrefix + "OUTPUT"
 	chainForward     = ChainPrefix + "FORWARD"
 	chainPostrouting = ChainPrefix + "POSTROUTING"
 	chainMSS         = ChainPrefix + "FORWARD" // in the mangle table
@@ -36,14 +37,17 @@ func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 	// The chains the input and forward chains jump to come first: a restore
 	// script must create a chain before a rule names it.
 	hjump, health := healthRules(p, w, v6)
-	r.Chains = append(r.Chains, Chain{Table: tableFilter, Name: chainHealth, Rules: health})
+	r.Chains = append(r.Chains, Chain{Table: tableFilter, Name: chainHealth, Rules: health},
+		Chain{Table: tableFilter, Name: chainOwn})
 	fwd := forwardRules(p, fws, w, v6)
 	if p.Cap != CapOff {
 		cjump, capped := capRules(p, w, v6)
 		r.Chains = append(r.Chains, Chain{Table: tableFilter, Name: chainCap, Rules: capped})
 		fwd = append([]string{cjump}, fwd...)
 	}
-	add(tableFilter, "INPUT", chainInput, append([]string{hjump}, inputRules(p, w, v6)...))
+	ownIn, ownOut := ownRules(w)
+	add(tableFilter, "INPUT", chainInput, append([]string{ownIn, hjump}, inputRules(p, w, v6)...))
+	add(tableFilter, "OUTPUT", chainOutput, []string{ownOut})
 	add(tableFilter, "FORWARD", chainForward, fwd)
 	if !v6 {
 		if dnat := dnatRules(p, fws, w); len(dnat) > 0 {

@@ -9,13 +9,16 @@ import (
 	"strings"
 )
 
-// The metered link's two chains: FAILBERRY-HEALTH, which every packet to the
+// The metered link's chains: FAILBERRY-HEALTH, which every packet to the
 // health port over the WAN passes (its jump's counter is the cost of being
-// checked, and it holds health.allow_from), and FAILBERRY-CAP, which the
-// forward chain sends everything leaving by the WAN through (the monthly
-// cap's action).
+// checked, and it holds health.allow_from); FAILBERRY-OWN, an empty chain
+// that everything the Pi itself receives or sends over the WAN passes (its
+// jumps' counters are the Pi's own share of the link, the rest was
+// forwarded); and FAILBERRY-CAP, which the forward chain sends everything
+// leaving by the WAN through (the monthly cap's action).
 const (
 	chainHealth = ChainPrefix + "HEALTH"
+	chainOwn    = ChainPrefix + "OWN"
 	chainCap    = ChainPrefix + "CAP"
 )
 
@@ -47,6 +50,13 @@ func healthRules(p Policy, w string, v6 bool) (jump string, chain []string) {
 		chain = append(chain, "-s "+s.String()+" -j ACCEPT")
 	}
 	return jump, append(chain, "-j DROP")
+}
+
+// ownRules: the jumps that count the Pi's own traffic on the WAN, first in
+// the input chain (before anything accepts or drops) and in the output
+// chain. The chain they jump to is empty: the packet returns and goes on.
+func ownRules(w string) (in, out string) {
+	return "-i " + w + " -j " + chainOwn, "-o " + w + " -j " + chainOwn
 }
 
 // capRules: the jump first in the forward chain (before the established
@@ -95,38 +105,81 @@ func (s *systemTables) SaveCounters(ctx context.Context, table string) (string, 
 	return runTool(ctx, s.save, "", "-c", "-t", table)
 }
 
-// ErrNoCounters is returned by HealthCounter when the tables cannot list
+// ErrNoCounters is returned by MeterCounters when the tables cannot list
 // counters (no iptables-save).
 var ErrNoCounters = errors.New("iptables-save not available: no rule counters")
 
-// HealthCounter is what came in over the WAN to the health port, both
-// families together, as the jump into the health chain counted it: one
-// iptables-save -c per family. The counter starts again from zero when the
-// input chain is rewritten (a repair, a restart); the caller takes a
-// counter that went backwards as a new start. It only reads, so it may run
-// beside Apply or Keep.
-func (f *Firewall) HealthCounter(ctx context.Context) (Counter, error) {
-	var total Counter
+// The metered link's rule counters, as MeterCounters names them.
+const (
+	CounterHealth = "health"  // in to the health port
+	CounterOwnIn  = "own-in"  // in to the Pi itself
+	CounterOwnOut = "own-out" // out from the Pi itself
+)
+
+// meterJumps are the counted jumps: the counter's name, the chain the jump
+// is in and the chain it jumps to.
+var meterJumps = []struct{ name, from, to string }{
+	{CounterHealth, chainInput, chainHealth},
+	{CounterOwnIn, chainInput, chainOwn},
+	{CounterOwnOut, chainOutput, chainOwn},
+}
+
+// MeterCounters are the metered link's rule counters, by family and rule:
+// "ipv4 health", "ipv6 own-out" and so on.
+type MeterCounters map[string]Counter
+
+// Get is the counter of one rule, both families together.
+func (m MeterCounters) Get(rule string) Counter {
+	var c Counter
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		c.Packets += m[fam+" "+rule].Packets
+		c.Bytes += m[fam+" "+rule].Bytes
+	}
+	return c
+}
+
+// BytesSince is how many bytes one rule counted, both families together,
+// since prev. A rule's counter starts from zero when its chain is
+// rewritten (a repair, a restart): a counter that went backwards counts
+// from that new start. This is the one place for that rule.
+func (m MeterCounters) BytesSince(prev MeterCounters, rule string) uint64 {
+	var n uint64
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		cur, old := m[fam+" "+rule].Bytes, prev[fam+" "+rule].Bytes
+		if cur >= old {
+			cur -= old
+		}
+		n += cur
+	}
+	return n
+}
+
+// MeterCounters reads the counters of the metered link's rules: one
+// iptables-save -c per family. No rule yet (the firewall not applied)
+// counts zero. It only reads, so it may run beside Apply or Keep.
+func (f *Firewall) MeterCounters(ctx context.Context) (MeterCounters, error) {
+	out := MeterCounters{}
 	for _, fam := range f.families(Ruleset{}) {
 		if fam.t == nil {
 			continue
 		}
 		cs, ok := fam.t.(counterSaver)
 		if !ok {
-			return Counter{}, ErrNoCounters
+			return nil, ErrNoCounters
 		}
 		text, err := cs.SaveCounters(ctx, tableFilter)
 		if err != nil {
-			return Counter{}, fmt.Errorf("health port counter (%s): %w", fam.name, err)
+			return nil, fmt.Errorf("rule counters (%s): %w", fam.name, err)
 		}
-		c, err := jumpCounter(text, chainInput, chainHealth)
-		if err != nil {
-			return Counter{}, fmt.Errorf("health port counter (%s): %w", fam.name, err)
+		for _, j := range meterJumps {
+			c, err := jumpCounter(text, j.from, j.to)
+			if err != nil {
+				return nil, fmt.Errorf("rule counters (%s): %w", fam.name, err)
+			}
+			out[fam.name+" "+j.name] = c
 		}
-		total.Packets += c.Packets
-		total.Bytes += c.Bytes
 	}
-	return total, nil
+	return out, nil
 }
 
 // jumpCounter finds "[packets:bytes] -A from ... -j to" in iptables-save -c

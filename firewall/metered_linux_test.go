@@ -2,10 +2,12 @@ package firewall
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSystemCap walks the cap's states in one namespace set: open, the
@@ -92,7 +94,7 @@ func TestSystemHealthPort(t *testing.T) {
 		run(t, "ip", "-n", tp.inet, "addr", "add", "2001:db8::3/64", "dev", "wan0", "nodad")
 		serveTCP(t, tp.gw, ":9000")
 		fw := tp.firewall()
-		if c, err := fw.HealthCounter(context.Background()); err != nil || c != (Counter{}) {
+		if c, err := fw.MeterCounters(context.Background()); err != nil || c.Get(CounterHealth) != (Counter{}) {
 			t.Fatalf("counter before any rule: %+v, %v; want zero", c, err)
 		}
 		p := tp.policy
@@ -103,10 +105,11 @@ func TestSystemHealthPort(t *testing.T) {
 		var last Counter
 		grew := func(what string) {
 			t.Helper()
-			c, err := fw.HealthCounter(context.Background())
+			m, err := fw.MeterCounters(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
+			c := m.Get(CounterHealth)
 			if c.Packets <= last.Packets || c.Bytes <= last.Bytes {
 				t.Errorf("%s: health counter %+v did not grow from %+v", what, c, last)
 			}
@@ -125,6 +128,83 @@ func TestSystemHealthPort(t *testing.T) {
 			grew("after the scanner's SYNs")
 		}
 	})
+}
+
+// TestSystemOwnCounter: the own counters count what the gateway itself
+// sends and receives over the WAN, in both families, and nothing of what
+// it forwards for the LAN. The gateway's own neighbour discovery and router
+// solicitations on the WAN are its own too: a few hundred bytes at most,
+// against the 64 kB each connection sends.
+func TestSystemOwnCounter(t *testing.T) {
+	const payload, noise = 64 << 10, 2048
+	forEachBackend(t, func(t *testing.T, tp *topo) {
+		serveTCP(t, tp.inet, ":8080")
+		fw := tp.firewall()
+		if err := fw.Apply(context.Background(), tp.ruleset(tp.policy)); err != nil {
+			t.Fatal(err)
+		}
+		read := func() MeterCounters {
+			t.Helper()
+			m, err := fw.MeterCounters(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		for _, f := range []struct{ lan, inet string }{{"192.168.50.10", "203.0.113.2"}, {"fd50::10", "2001:db8::2"}} {
+			dst := net.JoinHostPort(f.inet, "8080")
+			before := read()
+			sendTCP(t, tp.lan, f.lan, dst, payload)
+			fwd := read()
+			if in, out := fwd.BytesSince(before, CounterOwnIn), fwd.BytesSince(before, CounterOwnOut); in+out > noise {
+				t.Errorf("%s: a forwarded connection counted as the gateway's own: in %d, out %d bytes", f.inet, in, out)
+			}
+			sendTCP(t, tp.gw, "", dst, payload)
+			own := read()
+			if in, out := own.BytesSince(fwd, CounterOwnIn), own.BytesSince(fwd, CounterOwnOut); out < payload || in == 0 {
+				t.Errorf("%s: the gateway's own connection sent %d bytes: in %d, out %d counted", f.inet, payload, in, out)
+			}
+		}
+	})
+}
+
+// sendTCP connects from ns (from src, if set) and sends n bytes.
+func sendTCP(t *testing.T, ns, src, dst string, n int) {
+	t.Helper()
+	err := inNS(ns, func() error {
+		d := net.Dialer{Timeout: openWait}
+		if src != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+		}
+		c, err := d.Dial("tcp", dst)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.Write(make([]byte, n)); err != nil {
+			return err
+		}
+		// The server closes once it read everything: then every byte
+		// crossed the rules.
+		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.SetReadDeadline(time.Now().Add(openWait))
+		_, err = io.Copy(io.Discard, c)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("sending %d bytes from %s to %s: %v", n, ns, dst, err)
+	}
+}
+
+func TestCountersSince(t *testing.T) {
+	prev := MeterCounters{"ipv4 own-in": {2, 500}, "ipv6 own-in": {1, 100}}
+	cur := MeterCounters{"ipv4 own-in": {3, 800}, "ipv6 own-in": {1, 40}} // ipv6 started again
+	if n := cur.BytesSince(prev, CounterOwnIn); n != 300+40 {
+		t.Errorf("BytesSince = %d, want 340 (300 grown, 40 since a restart)", n)
+	}
+	if g := cur.Get(CounterOwnIn); g != (Counter{4, 840}) {
+		t.Errorf("Get = %+v, want {4 840}", g)
+	}
 }
 
 func TestJumpCounter(t *testing.T) {

@@ -15,6 +15,12 @@ type DataStatus struct {
 	PeriodEnd   time.Time `json:"period_end"`
 	BytesIn     uint64    `json:"bytes_in"`
 	BytesOut    uint64    `json:"bytes_out"`
+	// BytesOwn is the Pi's own share of BytesIn+BytesOut (its updates, DNS,
+	// probes, the health port); the rest was forwarded for the LAN. The
+	// share is read from the firewall once a minute, the totals from the
+	// link every second: for up to a minute the forwarded figure includes
+	// the newest own bytes.
+	BytesOwn uint64 `json:"bytes_own"`
 	// Cap is the period's allowance (in plus out); 0: none.
 	Cap int64 `json:"cap,omitempty"`
 	// WarnAt are the warning fractions; Warned those given this period.
@@ -31,12 +37,29 @@ type DataStatus struct {
 }
 
 // DataDay is one day's bytes over the cellular link; HealthIn is the part
-// that came in to the health port (the cost of being checked).
+// that came in to the health port (the cost of being checked), BytesOwn the
+// Pi's own part (see DataStatus).
 type DataDay struct {
 	Date     string `json:"date"`
 	BytesIn  uint64 `json:"bytes_in"`
 	BytesOut uint64 `json:"bytes_out"`
 	HealthIn uint64 `json:"health_in"`
+	BytesOwn uint64 `json:"bytes_own"`
+}
+
+// Forwarded is what the day's traffic was not the Pi's own.
+func (d DataDay) Forwarded() uint64 { return forwarded(d.BytesIn+d.BytesOut, d.BytesOwn) }
+
+// Forwarded is what the period's traffic was not the Pi's own.
+func (d *DataStatus) Forwarded() uint64 { return forwarded(d.BytesIn+d.BytesOut, d.BytesOwn) }
+
+// forwarded: the own share is read less often than the total, so it may
+// briefly exceed what the total shows; never below zero.
+func forwarded(total, own uint64) uint64 {
+	if own > total {
+		return 0
+	}
+	return total - own
 }
 
 var (
@@ -45,6 +68,8 @@ var (
 		[]string{"direction"}, nil)
 	descDataToday = prometheus.NewDesc("failberry_data_today_bytes",
 		"Bytes over the cellular link today (local time), by direction.", []string{"direction"}, nil)
+	descDataOwn = prometheus.NewDesc("failberry_data_period_own_bytes",
+		"The Pi's own share of failberry_data_period_bytes (in and out): its updates, DNS, probes and health checks; the rest was forwarded for the LAN.", nil, nil)
 	descHealthToday = prometheus.NewDesc("failberry_health_port_today_bytes",
 		"Bytes that came in over the cellular link to the health port today: the cost of being checked.", nil, nil)
 	descDataCap = prometheus.NewDesc("failberry_data_cap_bytes",
@@ -57,7 +82,7 @@ var (
 		"1 while the cap's firewall action (allowlist or block) is in force, else 0.", nil, nil)
 )
 
-var dataDescs = []*prometheus.Desc{descDataPeriod, descDataToday, descHealthToday, descDataCap, descDataWarning,
+var dataDescs = []*prometheus.Desc{descDataPeriod, descDataToday, descDataOwn, descHealthToday, descDataCap, descDataWarning,
 	descDataCapReached, descDataEnforced}
 
 // collectData exports d (nil: no meter, no samples).
@@ -69,6 +94,7 @@ func collectData(d *DataStatus, emit func(*prometheus.Desc, prometheus.ValueType
 	emit(descDataPeriod, prometheus.GaugeValue, float64(d.BytesOut), "out")
 	emit(descDataToday, prometheus.GaugeValue, float64(d.Today.BytesIn), "in")
 	emit(descDataToday, prometheus.GaugeValue, float64(d.Today.BytesOut), "out")
+	emit(descDataOwn, prometheus.GaugeValue, float64(d.BytesOwn))
 	emit(descHealthToday, prometheus.GaugeValue, float64(d.Today.HealthIn))
 	if d.Cap <= 0 {
 		return
@@ -96,6 +122,7 @@ func renderData(d *DataStatus, add func(k, v string)) {
 		period += fmt.Sprintf(", %.1f%% of the cap %s", 100*float64(d.BytesIn+d.BytesOut)/float64(d.Cap), humanBytes(uint64(d.Cap)))
 	}
 	add("data", period)
+	add("  of which", fmt.Sprintf("forwarded for the LAN %s, the Pi's own %s", humanBytes(d.Forwarded()), humanBytes(d.BytesOwn)))
 	if d.CapReached {
 		action := "warned only"
 		if d.Enforced != "" {
@@ -104,6 +131,7 @@ func renderData(d *DataStatus, add func(k, v string)) {
 		add("cap", "reached: "+action)
 	}
 	for _, day := range d.Days[max(0, len(d.Days)-7):] {
-		add("  "+day.Date, fmt.Sprintf("in %s, out %s, health port in %s", humanBytes(day.BytesIn), humanBytes(day.BytesOut), humanBytes(day.HealthIn)))
+		add("  "+day.Date, fmt.Sprintf("in %s, out %s: forwarded %s, the Pi's own %s (health port in %s)",
+			humanBytes(day.BytesIn), humanBytes(day.BytesOut), humanBytes(day.Forwarded()), humanBytes(day.BytesOwn), humanBytes(day.HealthIn)))
 	}
 }

@@ -14,12 +14,13 @@ func dataStatus() Status {
 	s := sampleStatus()
 	s.Data = &DataStatus{
 		PeriodStart: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
-		BytesIn: 800_000_000, BytesOut: 50_000_000, Cap: 1_000_000_000,
+		BytesIn: 800_000_000, BytesOut: 50_000_000, BytesOwn: 2_000_000, Cap: 1_000_000_000,
 		WarnAt: []float64{0.8, 0.95}, Warned: []float64{0.8},
-		Today: DataDay{Date: "2026-03-02", BytesIn: 3000, BytesOut: 1000, HealthIn: 700},
+		Today: DataDay{Date: "2026-03-02", BytesIn: 3000, BytesOut: 1000, HealthIn: 700, BytesOwn: 1024},
 		Days: []DataDay{
 			{Date: "2026-03-01", BytesIn: 799_997_000, BytesOut: 49_999_000, HealthIn: 9000},
-			{Date: "2026-03-02", BytesIn: 3000, BytesOut: 1000, HealthIn: 700},
+			{Date: "2026-03-02", BytesIn: 3000, BytesOut: 1000, HealthIn: 700, BytesOwn: 1024},
+			{Date: "2026-03-03", BytesIn: 10, BytesOut: 10, BytesOwn: 30}, // own read after the total
 		},
 	}
 	return s
@@ -32,6 +33,7 @@ func TestDataMetrics(t *testing.T) {
 		`failberry_data_period_bytes{direction="in"} 8e+08`,
 		`failberry_data_today_bytes{direction="out"} 1000`,
 		"failberry_health_port_today_bytes 700",
+		"failberry_data_period_own_bytes 2e+06",
 		"failberry_data_cap_bytes 1e+09",
 		`failberry_data_cap_warning{fraction="0.8"} 1`,
 		`failberry_data_cap_warning{fraction="0.95"} 0`,
@@ -66,7 +68,9 @@ func TestDataRender(t *testing.T) {
 	for _, want := range []string{
 		"in 762.9 MiB, out 47.7 MiB since 2026-03-01 (until 2026-04-01), 85.0% of the cap 953.7 MiB\n",
 		"cap:          reached: allowlist in force until the next period or `failberry data reset`\n",
-		"  2026-03-02: in 2.9 KiB, out 1000 B, health port in 700 B\n",
+		"  of which:   forwarded for the LAN 808.7 MiB, the Pi's own 1.9 MiB\n",
+		"  2026-03-02: in 2.9 KiB, out 1000 B: forwarded 2.9 KiB, the Pi's own 1.0 KiB (health port in 700 B)\n",
+		"  2026-03-03: in 10 B, out 10 B: forwarded 0 B, the Pi's own 30 B (health port in 0 B)\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())

@@ -1,7 +1,8 @@
 package daemon
 
 // The data meter's part of the daemon: it feeds the meter the cellular
-// link's counters and the health port's, saves its state on a slow timer, at
+// link's counters and the firewall's (the health port's share, the Pi's
+// own), saves its state on a slow timer, at
 // stop and before a reboot, turns its events into journal lines and applies
 // its cap decision to the firewall. The counting and the decisions are the
 // meter package's.
@@ -25,7 +26,7 @@ import (
 )
 
 // meterTick is how often the meter rolls days and periods without traffic,
-// reads the health port's counter (one iptables-save -c per family) and
+// reads the firewall's counters (one iptables-save -c per family) and
 // checks whether its state is due for a write.
 const meterTick = time.Minute
 
@@ -96,12 +97,12 @@ func (d *Daemon) countTraffic(s linkstats.Sample) {
 	d.meterEvents(d.meter.Add(d.now(), delta.RxBytes, delta.TxBytes))
 }
 
-// runMeter rolls days and periods, reads the health port's counter and
+// runMeter rolls days and periods, reads the firewall's counters and
 // saves the state when due, until ctx ends; Run flushes it after.
 func (d *Daemon) runMeter(ctx context.Context) {
 	t := time.NewTicker(meterTick)
 	defer t.Stop()
-	var prev firewall.Counter
+	var prev firewall.MeterCounters
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,7 +110,7 @@ func (d *Daemon) runMeter(ctx context.Context) {
 		case <-d.meterKick:
 		case <-t.C:
 			d.meterEvents(d.meter.Tick(d.now()))
-			prev = d.countHealth(ctx, prev)
+			prev = d.countShares(ctx, prev)
 		}
 		if err := d.meter.Save(d.now()); err != nil {
 			d.log.Error("saving the data meter", "err", err)
@@ -117,24 +118,21 @@ func (d *Daemon) runMeter(ctx context.Context) {
 	}
 }
 
-// countHealth adds what came in to the health port since prev. The rule's
-// counter starts from zero when the firewall rewrites the chain; a counter
-// that went backwards is such a new start.
-func (d *Daemon) countHealth(ctx context.Context, prev firewall.Counter) firewall.Counter {
-	hc, ok := d.fw.(HealthCounter)
+// countShares adds the health port's and the Pi's own bytes since prev
+// (firewall.MeterCounters.BytesSince: a rule rewritten counts anew).
+func (d *Daemon) countShares(ctx context.Context, prev firewall.MeterCounters) firewall.MeterCounters {
+	mc, ok := d.fw.(MeterCounter)
 	if !ok || d.firewallReady(ctx) != nil {
 		return prev
 	}
-	c, err := hc.HealthCounter(ctx)
+	c, err := mc.MeterCounters(ctx)
 	if err != nil {
-		d.log.Debug("health port counter", "err", err)
+		d.log.Debug("firewall counters", "err", err)
 		return prev
 	}
-	delta := c.Bytes
-	if c.Bytes >= prev.Bytes {
-		delta -= prev.Bytes
-	}
-	d.meterEvents(d.meter.AddHealth(d.now(), delta))
+	sh := meter.Shares{HealthIn: c.BytesSince(prev, firewall.CounterHealth),
+		Own: c.BytesSince(prev, firewall.CounterOwnIn) + c.BytesSince(prev, firewall.CounterOwnOut)}
+	d.meterEvents(d.meter.AddShares(d.now(), sh))
 	return c
 }
 
@@ -157,8 +155,8 @@ func (d *Daemon) meterEvents(evs []meter.Event) {
 		switch e.Kind {
 		case meter.EventDay:
 			s := d.meter.Snapshot()
-			d.events.Emit(systemd.DataDaily, fmt.Sprintf("cellular data on %s: in %d B, out %d B (health port in %d B)", e.Day.Date, e.Day.In, e.Day.Out, e.Day.HealthIn),
-				map[string]string{"DATE": e.Day.Date, "BYTES_IN": u(e.Day.In), "BYTES_OUT": u(e.Day.Out), "HEALTH_IN": u(e.Day.HealthIn),
+			d.events.Emit(systemd.DataDaily, fmt.Sprintf("cellular data on %s: in %d B, out %d B (the Pi's own %d B, health port in %d B)", e.Day.Date, e.Day.In, e.Day.Out, e.Day.Own, e.Day.HealthIn),
+				map[string]string{"DATE": e.Day.Date, "BYTES_IN": u(e.Day.In), "BYTES_OUT": u(e.Day.Out), "HEALTH_IN": u(e.Day.HealthIn), "OWN_BYTES": u(e.Day.Own),
 					"PERIOD_START": s.PeriodStart.Format(time.DateOnly), "PERIOD_BYTES": u(s.In + s.Out)})
 		case meter.EventWarn:
 			d.events.Emit(systemd.DataWarning, fmt.Sprintf("cellular data: %d of the cap's %d bytes used (warning at %g)", e.Used, e.Cap, e.Fraction),
@@ -195,11 +193,11 @@ func (d *Daemon) dataStatus() *health.DataStatus {
 		return nil
 	}
 	s := d.meter.Snapshot()
-	out := &health.DataStatus{PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd, BytesIn: s.In, BytesOut: s.Out,
+	out := &health.DataStatus{PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd, BytesIn: s.In, BytesOut: s.Out, BytesOwn: s.Own,
 		Cap: s.Cap, WarnAt: d.cfg.Meter.WarnAt, Warned: s.Warned, CapReached: s.Capped, Enforced: string(s.Action)}
 	today := d.now().In(time.Local).Format(time.DateOnly)
 	for _, day := range s.Days {
-		dd := health.DataDay{Date: day.Date, BytesIn: day.In, BytesOut: day.Out, HealthIn: day.HealthIn}
+		dd := health.DataDay{Date: day.Date, BytesIn: day.In, BytesOut: day.Out, HealthIn: day.HealthIn, BytesOwn: day.Own}
 		out.Days = append(out.Days, dd)
 		if day.Date == today {
 			out.Today = dd

@@ -21,9 +21,9 @@ import (
 // Apply or Keep) and counts the health port.
 type capFirewall struct {
 	fakeFirewall
-	mu     sync.Mutex
-	last   firewall.Ruleset
-	health firewall.Counter
+	mu       sync.Mutex
+	last     firewall.Ruleset
+	counters firewall.MeterCounters
 }
 
 func (f *capFirewall) Apply(ctx context.Context, r firewall.Ruleset) error {
@@ -36,10 +36,10 @@ func (f *capFirewall) Keep(ctx context.Context, r firewall.Ruleset, every time.D
 	return f.fakeFirewall.Keep(ctx, r, every)
 }
 
-func (f *capFirewall) HealthCounter(context.Context) (firewall.Counter, error) {
+func (f *capFirewall) MeterCounters(context.Context) (firewall.MeterCounters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.health, nil
+	return f.counters, nil
 }
 
 func (f *capFirewall) set(r firewall.Ruleset) {
@@ -98,7 +98,7 @@ func TestMeterCapScenario(t *testing.T) {
 		t.Errorf("status data = %+v, want in 10000 out 100, block enforced", got)
 	}
 	fw.mu.Lock()
-	fw.health = firewall.Counter{Packets: 10, Bytes: 640}
+	fw.counters = firewall.MeterCounters{"ipv4 " + firewall.CounterHealth: {Packets: 10, Bytes: 640}}
 	fw.mu.Unlock()
 	h.stop()
 	if _, err := os.Stat(filepath.Join(state, "meter.json")); err != nil {
@@ -134,22 +134,32 @@ func TestMeterCapScenario(t *testing.T) {
 	h.stop()
 }
 
-// TestMeterHealthCounter: the health port's counter reaches today's
-// figure, as deltas, with a counter that starts again (a rewritten rule)
-// taken as a new start.
-func TestMeterHealthCounter(t *testing.T) {
+// TestMeterShares: the health port's and the Pi's own counters reach
+// today's figures and the period's, as deltas, with a counter that starts
+// again (a rewritten rule) taken as a new start.
+func TestMeterShares(t *testing.T) {
 	h, fw := meterHarness(t, t.TempDir())
 	h.d.fwDone = make(chan struct{})
 	close(h.d.fwDone) // no Run: the firewall counts as applied
 	h.d.fw = fw
 	ctx := context.Background()
-	var prev firewall.Counter
+	var prev firewall.MeterCounters
 	for _, c := range []uint64{600, 1000, 300} {
-		fw.health = firewall.Counter{Packets: 1, Bytes: c}
-		prev = h.d.countHealth(ctx, prev)
+		fw.mu.Lock()
+		fw.counters = firewall.MeterCounters{
+			"ipv4 " + firewall.CounterHealth: {Packets: 1, Bytes: c},
+			"ipv4 " + firewall.CounterOwnIn:  {Packets: 1, Bytes: 2 * c},
+			"ipv6 " + firewall.CounterOwnOut: {Packets: 1, Bytes: 5},
+		}
+		fw.mu.Unlock()
+		prev = h.d.countShares(ctx, prev)
 	}
-	if got := h.d.Status().Data.Today.HealthIn; got != 1300 {
+	data := h.d.Status().Data
+	if got := data.Today.HealthIn; got != 1300 {
 		t.Errorf("health bytes today = %d, want 600+400+300", got)
+	}
+	if got := data.Today.BytesOwn; got != 2600+5 || data.BytesOwn != got {
+		t.Errorf("own bytes today %d, period %d; want 1200+800+600 in and 5 out", got, data.BytesOwn)
 	}
 }
 

@@ -86,10 +86,11 @@ type Firewall interface {
 	Cleanup(ctx context.Context) error
 }
 
-// HealthCounter is a Firewall that can count what came in to the health
-// port (*firewall.Firewall); without it the meter counts no health bytes.
-type HealthCounter interface {
-	HealthCounter(ctx context.Context) (firewall.Counter, error)
+// MeterCounter is a Firewall that can read the metered link's rule
+// counters (*firewall.Firewall): the health port's share and the Pi's own.
+// Without it the meter counts the link's bytes only.
+type MeterCounter interface {
+	MeterCounters(ctx context.Context) (firewall.MeterCounters, error)
 }
 
 // USBPower switches the modem's hub port off and on again.

@@ -1,5 +1,6 @@
 // Package meter counts what the metered cellular link carries: bytes in and
-// out per day and per billing period, the health port's share, and the
+// out per day and per billing period, the shares of the health port and of
+// the Pi's own traffic (the rest was forwarded for the LAN), and the
 // monthly cap's decision (warnings once per period, the action at 100 %).
 //
 // It is fed deltas (the daemon computes them from the link's counters) and
@@ -65,6 +66,7 @@ type Day struct {
 	In       uint64 `json:"in"`
 	Out      uint64 `json:"out"`
 	HealthIn uint64 `json:"health_in"` // inbound to the health port, part of In
+	Own      uint64 `json:"own"`       // the Pi's own traffic, part of In+Out
 	Reported bool   `json:"reported"`  // its summary event was given
 }
 
@@ -75,6 +77,7 @@ type state struct {
 	PeriodStart time.Time `json:"period_start"`
 	In          uint64    `json:"in"`
 	Out         uint64    `json:"out"`
+	Own         uint64    `json:"own"`              // the Pi's own share of In+Out
 	Warned      []float64 `json:"warned,omitempty"` // fractions warned this period
 	Capped      bool      `json:"capped"`           // the cap was reached this period
 	Days        []Day     `json:"days"`             // oldest first
@@ -186,14 +189,24 @@ func (m *Meter) Add(at time.Time, in, out uint64) []Event {
 	return append(ev, m.checkCap()...)
 }
 
-// AddHealth counts bytes that came in to the health port (they are already
-// part of Add's in: this is their share).
-func (m *Meter) AddHealth(at time.Time, in uint64) []Event {
+// Shares are parts of what Add counted, from the firewall's counters: the
+// link's own counters cannot tell them apart.
+type Shares struct {
+	HealthIn uint64 // came in to the health port
+	Own      uint64 // the Pi's own traffic, in and out; the rest was forwarded
+}
+
+// AddShares counts shares of bytes Add counted (or will: the firewall's
+// counters are read less often than the link's).
+func (m *Meter) AddShares(at time.Time, sh Shares) []Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ev := m.roll(at)
-	if in > 0 {
-		m.today(at).HealthIn += in
+	if sh.HealthIn > 0 || sh.Own > 0 {
+		d := m.today(at)
+		d.HealthIn += sh.HealthIn
+		d.Own += sh.Own
+		m.st.Own += sh.Own
 		m.dirty = true
 	}
 	return ev
@@ -222,7 +235,7 @@ func (m *Meter) clearPeriod(reason string) []Event {
 	if m.st.Capped {
 		ev = append(ev, Event{Kind: EventCapLifted, Used: m.used(), Cap: m.cfg.Cap, Reason: reason})
 	}
-	m.st.In, m.st.Out, m.st.Warned, m.st.Capped = 0, 0, nil, false
+	m.st.In, m.st.Out, m.st.Own, m.st.Warned, m.st.Capped = 0, 0, 0, nil, false
 	m.urgent = true
 	return ev
 }
@@ -343,6 +356,7 @@ type Snapshot struct {
 	PeriodEnd   time.Time `json:"period_end"`
 	In          uint64    `json:"in"`
 	Out         uint64    `json:"out"`
+	Own         uint64    `json:"own"` // the Pi's own share of In+Out
 	Cap         int64     `json:"cap,omitempty"`
 	Warned      []float64 `json:"warned,omitempty"`
 	Capped      bool      `json:"capped"`
@@ -355,6 +369,6 @@ func (m *Meter) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return Snapshot{PeriodStart: m.st.PeriodStart, PeriodEnd: m.periodEnd(m.st.PeriodStart),
-		In: m.st.In, Out: m.st.Out, Cap: m.cfg.Cap, Capped: m.st.Capped,
+		In: m.st.In, Out: m.st.Out, Own: m.st.Own, Cap: m.cfg.Cap, Capped: m.st.Capped,
 		Warned: slices.Clone(m.st.Warned), Days: slices.Clone(m.st.Days), Action: m.enforced()}
 }

@@ -147,8 +147,12 @@ func TestWarningsOncePerPeriod(t *testing.T) {
 		t.Errorf("action warn enforces %q", m.Enforced())
 	}
 	// Reset: count from zero, warnings may come again.
+	m.AddShares(c.t, Shares{Own: 10})
 	if ev := m.Reset(c.t); len(ev) != 1 || ev[0].Kind != EventCapLifted || ev[0].Reason != "reset" {
 		t.Errorf("reset gave %+v, want cap lifted by reset", ev)
+	}
+	if s := m.Snapshot(); s.In+s.Out+s.Own != 0 {
+		t.Errorf("after reset the period holds in %d, out %d, own %d; want zero", s.In, s.Out, s.Own)
 	}
 	step(850)
 	if len(warned) != 3 {
@@ -187,17 +191,17 @@ func TestRestartPersistence(t *testing.T) {
 	cfg := Config{StartDay: 5, Cap: 5000, WarnAt: []float64{0.5}, Action: ActionAllowlist}
 	m := open(t, path, cfg, c.t, w)
 	m.Add(c.add(time.Second), 3000, 100)
-	m.AddHealth(c.t, 40)
+	m.AddShares(c.t, Shares{HealthIn: 40, Own: 700})
 	m.Add(c.add(time.Second), 2000, 0)
 	if err := m.Flush(c.t); err != nil {
 		t.Fatal(err)
 	}
 	m = open(t, path, cfg, c.add(time.Minute), w)
 	s := m.Snapshot()
-	if s.In != 5000 || s.Out != 100 || !s.Capped || s.Action != ActionAllowlist {
-		t.Errorf("after restart: %+v, want in 5000 out 100, capped, allowlist", s)
+	if s.In != 5000 || s.Out != 100 || s.Own != 700 || !s.Capped || s.Action != ActionAllowlist {
+		t.Errorf("after restart: %+v, want in 5000 out 100 (own 700), capped, allowlist", s)
 	}
-	if len(s.Days) != 1 || s.Days[0].HealthIn != 40 || s.Days[0].In != 5000 {
+	if len(s.Days) != 1 || s.Days[0].HealthIn != 40 || s.Days[0].Own != 700 || s.Days[0].In != 5000 {
 		t.Errorf("days after restart: %+v", s.Days)
 	}
 	if ev := m.Add(c.add(time.Second), 10, 0); len(ev) != 0 {
