@@ -74,6 +74,16 @@ type Modem struct {
 	AllowRoaming        bool           `yaml:"roaming"`
 	RegistrationTimeout value.Duration `yaml:"registration_timeout" check:"1s.." hint:"90s"`
 	CommandTimeout      value.Duration `yaml:"command_timeout" check:"100ms.." hint:"5s"` // one AT command
+	// Kind is the kind of link the stick gives: "ppp" (AT and pppd over its
+	// serial port), "netcard" (a USB network card: HiLink, CDC-ECM, RNDIS,
+	// NCM, with its own router and DHCP server behind it) or "auto" (a stick
+	// with a network interface is used as a network card, else PPP).
+	Kind string `yaml:"kind" check:"auto|ppp|netcard"`
+	// NetcardInterface is the name failberry gives a network-card stick's
+	// interface (usb0, eth1 or enx... from the kernel, another one after
+	// each re-enumeration), so the firewall, routes and probes name one
+	// interface that stays.
+	NetcardInterface string `yaml:"netcard_interface" check:"ifname" hint:"cell0"`
 }
 
 // PPP configures the pppd process failberry runs in the foreground.
@@ -223,11 +233,11 @@ type Reboot struct {
 }
 
 // Default returns the built-in settings. Only Modem.APN is missing: Parse
-// requires it.
+// requires it unless Modem.Kind is netcard (a network card needs no APN).
 func Default() Config {
 	s := func(d time.Duration) value.Duration { return value.Duration(d) }
 	return Config{
-		Modem: Modem{Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
+		Modem: Modem{Kind: "auto", NetcardInterface: "cell0", Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
 			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
 		PPP:   PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
 		Route: Route{Mode: "replace", Metric: 50, IPv6: true, WiredInterface: "eth0"},

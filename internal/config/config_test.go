@@ -310,3 +310,11 @@ func TestCheckErrorsPointAtTheirKey(t *testing.T) {
 		}
 	}
 }
+
+// A network card dials by itself: its kind alone is a whole config.
+func TestNetcardNeedsNoAPN(t *testing.T) {
+	c := mustParse(t, "modem:\n  kind: netcard\n")
+	if c.Modem.Kind != "netcard" || c.Modem.NetcardInterface != "cell0" {
+		t.Errorf("kind netcard: %+v", c.Modem)
+	}
+}

@@ -110,6 +110,10 @@ func TestErrors(t *testing.T) {
 		{"reboot command relative", apn + "recovery:\n  reboot:\n    command: [reboot]\n", 5, "recovery.reboot.command", "absolute path of a program"},
 		{"sim_retry short", apn + "recovery:\n  sim_retry: 10s\n", 4, "recovery.sim_retry", "too short"},
 		{"state_dir relative", apn + "state_dir: var/lib\n", 3, "state_dir", "is not an absolute path"},
+		{"kind", apn + "  kind: hilink\n", 3, "modem.kind", "use one of auto, ppp, netcard"},
+		{"netcard_interface ppp", apn + "  netcard_interface: ppp7\n", 3, "modem.netcard_interface", "name one interface that is not ppp*"},
+		{"netcard_interface pattern", apn + "  netcard_interface: usb+\n", 3, "modem.netcard_interface", "is a pattern"},
+		{"auto needs apn", "modem:\n  kind: auto\n", 1, "modem.apn", "is required"},
 		{"log level", apn + "log_level: verbose\n", 3, "log_level", "use one of debug, info, warn, error"},
 		// yaml.v3 reports syntax errors at its own, sometimes earlier, line.
 		{"yaml syntax", apn + "  baud: [1\n", 0, "", "not valid YAML: yaml: line"},

@@ -46,7 +46,7 @@ func (d *decoder) reported(key string) bool {
 func (d *decoder) crossCheck(c *Config, checks []Check) {
 	m := c.Modem
 	switch {
-	case m.APN != "" || d.reported("modem.apn"):
+	case m.APN != "" || d.reported("modem.apn") || m.Kind == "netcard":
 	case d.lines["modem.apn"] > 0:
 		d.addf(d.lines["modem.apn"], "modem.apn", "is empty; set your carrier's APN, such as \"internet\"")
 	default:
@@ -57,6 +57,10 @@ func (d *decoder) crossCheck(c *Config, checks []Check) {
 	}
 	if m.USBID != "" && m.Device != "auto" {
 		d.addf(d.lines["modem.usb_id"], "modem.usb_id", "only narrows device: auto, but device is %q; remove one of them", m.Device)
+	}
+	if strings.HasSuffix(m.NetcardInterface, "+") || strings.HasPrefix(m.NetcardInterface, "ppp") {
+		d.addf(d.lines["modem.netcard_interface"], "modem.netcard_interface",
+			"%q is a pattern or a pppd name; name one interface that is not ppp*, such as cell0", m.NetcardInterface)
 	}
 	if m.Interface >= 0 && m.USBID == "" && !d.reported("modem.usb_id") {
 		d.addf(d.lines["modem.interface"], "modem.interface", "needs modem.usb_id; an interface number means nothing without the vendor:product it belongs to")

@@ -137,9 +137,14 @@ func LocateTTY(root, tty string) (TTY, error) {
 }
 
 // locate is LocateTTY on a resolved root.
-func locate(root, name string) (TTY, error) {
+func locate(root, name string) (TTY, error) { return locateIn(root, "tty", name) }
+
+// locateIn finds the USB interface behind <root>/class/<class>/<name>: a tty,
+// or a network interface (class "net"), whose device link resolves to the
+// USB interface itself (1-1.2:1.0).
+func locateIn(root, class, name string) (TTY, error) {
 	t := TTY{Name: name, Interface: -1}
-	classEntry := filepath.Join(root, "class", "tty", name)
+	classEntry := filepath.Join(root, "class", class, name)
 	dev, err := filepath.EvalSymlinks(filepath.Join(classEntry, "device"))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -239,6 +244,32 @@ func ListTTYs(root string) ([]TTY, error) {
 			continue // ttyS0, tty1, ...: not USB
 		}
 		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b TTY) int { return CompareNames(a.Name, b.Name) })
+	return out, nil
+}
+
+// ListNets lists every network interface under <root>/class/net that sits
+// on a USB interface (a network-card modem: cdc_ether, rndis_host, cdc_ncm,
+// huawei_cdc_ncm), in name order, with the same walk as ListTTYs: TTY then
+// describes a network interface (Name "usb0", "enx0c5b8f279a64"). Interfaces
+// not on USB (eth0 on a Pi 4, lo) and those that vanish while being read are
+// left out. An interface name changes when the stick re-enumerates: match on
+// the USB device and interface, never on the old name.
+func ListNets(root string) ([]TTY, error) {
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: sysfs root: %w", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(real, "class", "net"))
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	var out []TTY
+	for _, e := range entries {
+		if t, err := locateIn(real, "net", e.Name()); err == nil {
+			out = append(out, t)
+		}
 	}
 	slices.SortFunc(out, func(a, b TTY) int { return CompareNames(a.Name, b.Name) })
 	return out, nil

@@ -115,3 +115,21 @@ func FuzzParseDevice(f *testing.F) {
 		LocateTTY(t.TempDir(), s) // garbage never panics
 	})
 }
+
+// Network interfaces are walked the same way: both USB ones are listed (the
+// Pi 3's smsc95xx eth0 too; telling a stick from it is discovery's job).
+func TestListNets(t *testing.T) {
+	got, err := ListNets(filepath.Join("..", "..", "modem", "testdata", "sysfs", "hilink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TTY{
+		{Name: "eth0", Device: "1-1.1", Hub: "1-1", Port: 1, Bus: 1, HubPath: []int{1}, VID: "0424", PID: "ec00",
+			Interface: 0, Class: 0xff, SubClass: 0, Protocol: 0xff, Driver: "smsc95xx"},
+		{Name: "usb0", Device: "1-1.2", Hub: "1-1", Port: 2, Bus: 1, HubPath: []int{1}, VID: "12d1", PID: "14dc",
+			Interface: 0, Class: 2, SubClass: 6, Protocol: 0, Driver: "cdc_ether"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListNets (-want +got):\n%s", diff)
+	}
+}

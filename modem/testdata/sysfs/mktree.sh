@@ -42,6 +42,24 @@ acm() {
 	ln -sfn "../../../$2:1.$3" "$i/tty/$7/device"
 	ln -sfnr "$i/tty/$7" "$tree/class/tty/$7"
 }
+# netif TREE DEVNAME IFNUM CLASS SUB PROTO DRIVER IFNAME: a USB network
+# interface, as the kernel lays out cdc_ether/rndis_host/cdc_ncm/smsc95xx:
+#   class/net/usb0 -> ../../devices/.../1-1.2/1-1.2:1.0/net/usb0
+#   .../1-1.2:1.0/net/usb0/device -> ../../../1-1.2:1.0
+netif() {
+	local tree=$1 i="$1/$HOST/1-1/$2/$2:1.$3"
+	mkdir -p "$i/net/$8" "$tree/bus/usb/drivers/$7" "$tree/class/net"
+	touch "$tree/bus/usb/drivers/$7/uevent"
+	printf '%02x\n' "$3" >"$i/bInterfaceNumber"
+	echo "$4" >"$i/bInterfaceClass"; echo "$5" >"$i/bInterfaceSubClass"; echo "$6" >"$i/bInterfaceProtocol"
+	ln -sfnr "$tree/bus/usb/drivers/$7" "$i/driver"
+	ln -sfn "../../../$2:1.$3" "$i/net/$8/device"
+	echo 1 >"$i/net/$8/type"
+	ln -sfnr "$i/net/$8" "$tree/class/net/$8"
+}
+# the Pi 3's own Ethernet, a USB chip on the board's hub (must be ignored)
+pi3eth() { usbdev "$1" 1-1.1 0424 ec00 "SMSC9512/9514"; netif "$1" 1-1.1 0 ff 00 ff smsc95xx eth0; }
+
 # platform serial port that is not a USB modem (must be ignored)
 uart() {
 	local d="$1/devices/platform/soc/3f201000.serial/tty/ttyAMA0"
@@ -50,7 +68,7 @@ uart() {
 	ln -sfnr "$d" "$1/class/tty/ttyAMA0"
 }
 
-rm -rf mf180 mf180-reenum ftdi sierra acm
+rm -rf mf180 mf180-reenum ftdi sierra acm hilink hilink-reenum ncm-at
 # ZTE MF180 after usb_modeswitch: 0 diag, 1 aux, 2 modem (ttyUSB2).
 usbdev mf180 1-1.2 19d2 0031 "ZTE WCDMA Technologies MSM"
 for n in 0 1 2; do usbserial mf180 1-1.2 $n ff ff ff option ttyUSB$n; done
@@ -70,3 +88,19 @@ usbserial sierra 1-1.3 3 ff ff ff qcserial ttyUSB2
 # A CDC-ACM modem (class 02/02/01 = AT commands V.250).
 usbdev acm 1-1.4 1bc7 0021 "Telit HE910"
 acm acm 1-1.4 0 02 02 01 ttyACM0
+# Huawei E3372h in HiLink firmware (12d1:14dc): CDC-ECM on interface 0
+# (class 02/06), no serial port; beside the Pi 3's eth0.
+usbdev hilink 1-1.2 12d1 14dc "HUAWEI_MOBILE"
+netif hilink 1-1.2 0 02 06 00 cdc_ether usb0
+pi3eth hilink
+uart hilink
+# The same stick after a power cycle, renamed by udev's MAC policy.
+usbdev hilink-reenum 1-1.2 12d1 14dc "HUAWEI_MOBILE"
+netif hilink-reenum 1-1.2 0 02 06 00 cdc_ether enx0c5b8f279a64
+pi3eth hilink-reenum
+# Huawei ME909s in NCM mode: huawei_cdc_ncm on interface 1 and the option
+# driver's AT ports on 0 (modem) and 2 (PCUI).
+usbdev ncm-at 1-1.3 12d1 15c1 "HUAWEI Mobile"
+usbserial ncm-at 1-1.3 0 ff 02 01 option ttyUSB0
+netif ncm-at 1-1.3 1 02 0d 00 huawei_cdc_ncm wwan0
+usbserial ncm-at 1-1.3 2 ff 02 02 option ttyUSB1

@@ -1,0 +1,78 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNetCandidates(t *testing.T) {
+	tests := []struct {
+		tree  string
+		usbID USBID
+		want  []NetCandidate
+	}{
+		// The Pi 3's eth0 is on USB too (smsc95xx): never a stick.
+		{"hilink", "", []NetCandidate{{Name: "usb0", Driver: "cdc_ether", Protocol: "CDC-ECM", VID: "12d1", PID: "14dc",
+			USBDevice: "1-1.2", Interface: 0, Class: 2, SubClass: 6}}},
+		{"hilink-reenum", "", []NetCandidate{{Name: "enx0c5b8f279a64", Driver: "cdc_ether", Protocol: "CDC-ECM", VID: "12d1", PID: "14dc",
+			USBDevice: "1-1.2", Interface: 0, Class: 2, SubClass: 6}}},
+		{"ncm-at", "", []NetCandidate{{Name: "wwan0", Driver: "huawei_cdc_ncm", Protocol: "Huawei NCM", VID: "12d1", PID: "15c1",
+			USBDevice: "1-1.3", Interface: 1, Class: 2, SubClass: 0x0d, HasAT: true}}},
+		{"hilink", "12d1:1506", nil}, // narrowed to another model
+		{"mf180", "", nil},           // no class/net at all
+	}
+	for _, tt := range tests {
+		got, err := NetCandidates(filepath.Join("testdata", "sysfs", tt.tree), tt.usbID)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.tree, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("NetCandidates(%s, %q) (-want +got):\n%s", tt.tree, tt.usbID, diff)
+		}
+	}
+}
+
+func TestLocateLinkKinds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	yes := func(context.Context, string) bool { return true }
+	ncm := filepath.Join("testdata", "sysfs", "ncm-at")
+	dev := fakeDevDir(t, "ttyUSB0", "ttyUSB1")
+	// auto takes the network card of a stick that has both.
+	f, err := LocateLink(ctx, KindAuto, Selector{Interface: -1}, ncm, dev, "", yes, 10*time.Millisecond)
+	if err != nil || f.Kind() != KindNetcard || f.Net.Name != "wwan0" {
+		t.Errorf("auto on an NCM stick with AT ports = %+v, %v; want the network card", f, err)
+	}
+	// ppp asked for: its AT port, though it has a network card.
+	f, err = LocateLink(ctx, KindPPP, Selector{Interface: -1}, ncm, dev, "", yes, 10*time.Millisecond)
+	if err != nil || f.Kind() != KindPPP || f.TTY.Name != "ttyUSB0" {
+		t.Errorf("ppp on an NCM stick = %+v, %v; want ttyUSB0", f, err)
+	}
+	// auto on a PPP-only modem: its AT port.
+	mf := filepath.Join("testdata", "sysfs", "mf180")
+	f, err = LocateLink(ctx, KindAuto, Selector{Interface: -1}, mf, fakeDevDir(t, "ttyUSB2"), "", yes, 10*time.Millisecond)
+	if err != nil || f.Kind() != KindPPP || f.TTY.Name != "ttyUSB2" {
+		t.Errorf("auto on the MF180 = %+v, %v; want ttyUSB2", f, err)
+	}
+	// netcard on a PPP-only modem: nothing, until the deadline.
+	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	if _, err := LocateLink(short, KindNetcard, Selector{Interface: -1}, mf, dev, "", yes, 10*time.Millisecond); !errors.Is(err, ErrNoNetcard) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("netcard on the MF180: %v, want ErrNoNetcard and the deadline", err)
+	}
+}
+
+// After a power cycle the stick comes back under another name on the same
+// USB device: found there, and preferred over another stick.
+func TestFindNetcardAfterReenumeration(t *testing.T) {
+	sys := copySysfsTree(t, "hilink-reenum")
+	c, ok, err := FindNetcard(sys, "", "1-1.2")
+	if err != nil || !ok || c.Name != "enx0c5b8f279a64" || c.USBDevice != "1-1.2" {
+		t.Errorf("FindNetcard after re-enumeration = %+v, %v, %v", c, ok, err)
+	}
+}
