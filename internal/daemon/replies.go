@@ -14,7 +14,7 @@ import (
 // replyPolicy is the reply routing for the links as they are: the wired
 // uplink through its own gateways, and the cellular link while cell is
 // ready (a point-to-point link: direct routes, IPv6 only with a global
-// address).
+// address; a network card: via the stick's router).
 func (d *Daemon) replyPolicy(cell route.Link) (route.Policy, error) {
 	p := route.Policy{Steer: steerFor(d.cfg, d.ownViaCellular.Load())}
 	var err error
@@ -26,7 +26,9 @@ func (d *Daemon) replyPolicy(cell route.Link) (route.Policy, error) {
 	}
 	if cell.Ready() {
 		u := route.Uplink{Name: cell.Name, Mark: route.MarkCellular, V4: route.Hop{Direct: true}}
-		if len(cell.Local6) > 0 {
+		if cell.Gateway.IsValid() { // a network card: via the stick's router; IPv6 follows its RAs
+			u.V4 = route.Hop{Gateway: cell.Gateway}
+		} else if len(cell.Local6) > 0 {
 			u.V6 = route.Hop{Direct: true}
 		}
 		p.Uplinks = append(p.Uplinks, u)

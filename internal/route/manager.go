@@ -69,8 +69,9 @@ func NewManager(h *netlink.Handle, mode Mode, metric int, logger *slog.Logger) *
 }
 
 // Apply converges the default routes onto l: an IPv4 device route (scope
-// link, preferred source l.Local: the link is point-to-point, so no gateway)
-// and, when l has a global IPv6 address, an IPv6 one. Calling it again with
+// link, preferred source l.Local: the link is point-to-point, so no gateway),
+// or one via l.Gateway when it is set (a network card), and, when l has a
+// global IPv6 address and no Gateway, an IPv6 one. Calling it again with
 // the same link changes nothing; a route deleted behind our back comes back.
 func (m *Manager) Apply(l Link) error {
 	m.mu.Lock()
@@ -87,9 +88,13 @@ func (m *Manager) Apply(l Link) error {
 	}
 	m.link = l
 	errs = append(errs, m.apply(netlink.FAMILY_V4, l))
-	if len(l.Local6) > 0 {
+	switch {
+	case l.Gateway.IsValid():
+		// An Ethernet link's IPv6 default is the kernel's, from the
+		// stick's router advertisements (accept_ra 2): left alone.
+	case len(l.Local6) > 0:
 		errs = append(errs, m.apply(netlink.FAMILY_V6, l))
-	} else {
+	default:
 		errs = append(errs, m.delOurs(netlink.FAMILY_V6, l.Index))
 	}
 	return errors.Join(errs...)
@@ -150,7 +155,10 @@ func (m *Manager) Withdraw() error {
 	}
 	m.saved = nil
 	if m.link.Index != 0 {
-		errs = append(errs, m.delOurs(netlink.FAMILY_V4, m.link.Index), m.delOurs(netlink.FAMILY_V6, m.link.Index))
+		errs = append(errs, m.delOurs(netlink.FAMILY_V4, m.link.Index))
+		if !m.link.Gateway.IsValid() { // a network card's IPv6 default is the kernel's
+			errs = append(errs, m.delOurs(netlink.FAMILY_V6, m.link.Index))
+		}
 		m.logger.Info("default route withdrawn", "via", m.link.Name)
 	}
 	m.link = Link{}
@@ -238,6 +246,9 @@ func (m *Manager) ours(family int, l Link) netlink.Route {
 	if family == netlink.FAMILY_V4 {
 		r.Scope = netlink.SCOPE_LINK
 		r.Src = net.IP(l.Local.AsSlice())
+		if l.Gateway.Is4() {
+			r.Scope, r.Gw = netlink.SCOPE_UNIVERSE, net.IP(l.Gateway.AsSlice())
+		}
 	}
 	return r
 }
@@ -295,7 +306,7 @@ func isDefault(d *net.IPNet) bool {
 
 func isOurs(r, want netlink.Route) bool {
 	return r.LinkIndex == want.LinkIndex && r.Priority == want.Priority && r.Scope == want.Scope &&
-		r.Src.Equal(want.Src) && r.Gw == nil && len(r.MultiPath) == 0
+		r.Src.Equal(want.Src) && r.Gw.Equal(want.Gw) && len(r.MultiPath) == 0
 }
 
 func sameRoute(a, b netlink.Route) bool {

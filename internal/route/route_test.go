@@ -319,3 +319,38 @@ func TestGateways(t *testing.T) {
 		t.Error("Gateways of a missing link: no error")
 	}
 }
+
+// A network card's default route goes via the stick's router; its IPv6
+// default (from the stick's router advertisements, the kernel's) is left
+// alone. Repeated, repaired and withdrawn like PPP's.
+func TestGatewayLink(t *testing.T) {
+	_, h := newNS(t)
+	eth := addLink(t, h, "eth0", "192.168.1.10/24", "")
+	mustNoErr(t, h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.ParseIP("192.168.1.1")}))
+	nl := addLink(t, h, "cell0", "192.168.8.100/24", "")
+	a, _ := netlink.ParseAddr("2001:db8::64/64")
+	a.Flags = 0x02 // IFA_F_NODAD
+	mustNoErr(t, h.AddrAdd(nl, a))
+	ra := &netlink.Route{LinkIndex: nl.Attrs().Index, Gw: net.ParseIP("fe80::1"), Priority: 1024, Protocol: 9} // RTPROT_RA
+	mustNoErr(t, h.RouteAdd(ra))
+	cell, err := readLink(h, "cell0")
+	mustNoErr(t, err)
+	cell.Gateway = netip.MustParseAddr("192.168.8.1")
+	m := NewManager(h, ModeReplace, 0, nil)
+	ours := []string{"cell0 metric 0 via 192.168.8.1 src 192.168.8.100"}
+	mustNoErr(t, m.Apply(cell))
+	mustNoErr(t, m.Apply(cell))
+	check(t, "after Apply twice", defaults(t, h, netlink.FAMILY_V4), ours)
+	check(t, "v6 after Apply", defaults(t, h, netlink.FAMILY_V6), []string{"cell0 metric 1024 via fe80::1"})
+	rs, _ := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{LinkIndex: cell.Index}, netlink.RT_FILTER_OIF)
+	for _, r := range rs {
+		if isDefault(r.Dst) {
+			mustNoErr(t, h.RouteDel(&r))
+		}
+	}
+	mustNoErr(t, m.Apply(cell))
+	check(t, "after repair", defaults(t, h, netlink.FAMILY_V4), ours)
+	mustNoErr(t, m.Withdraw())
+	check(t, "after Withdraw", defaults(t, h, netlink.FAMILY_V4), []string{"eth0 metric 0 via 192.168.1.1"})
+	check(t, "v6 after Withdraw", defaults(t, h, netlink.FAMILY_V6), []string{"cell0 metric 1024 via fe80::1"})
+}

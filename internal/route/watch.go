@@ -35,6 +35,12 @@ type Link struct {
 	// Local6 holds the global IPv6 addresses (link-local ones are left out:
 	// they do not make a v6 default route useful).
 	Local6 []netip.Addr
+	// Gateway is the router of a link that is not point-to-point (a
+	// network-card stick's, from its DHCP lease): the IPv4 default route
+	// goes via it, and IPv6's is left to the kernel's router
+	// advertisements. The zero Addr: a point-to-point link (PPP). The
+	// watch never sets it; the daemon does, from the lease.
+	Gateway netip.Addr
 }
 
 // Ready reports whether l can carry a default route.
