@@ -35,6 +35,16 @@ func LocateTTY(sysRoot, tty string) (Location, error) {
 	return locationOf(t), nil
 }
 
+// LocateNet is LocateTTY for a network-card stick's interface ("usb0"), from
+// <sysRoot>/class/net/<name>/device. Interface is the one its driver bound.
+func LocateNet(sysRoot, name string) (Location, error) {
+	t, err := sysfs.LocateNet(sysRoot, name)
+	if err != nil {
+		return Location{}, err
+	}
+	return locationOf(t), nil
+}
+
 // locationOf keeps the part of a located tty that the power cycle needs.
 func locationOf(t sysfs.TTY) Location {
 	return Location{Hub: t.Hub, Port: t.Port, Device: t.Device, Bus: t.Bus, HubPath: t.HubPath,

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/netcard"
 	"github.com/failberry/failberry/modem/pppd"
 )
 
@@ -32,13 +33,13 @@ func Classify(err error) Class {
 	case is(modem.ErrRegistrationDenied, modem.ErrNotRegistered, modem.ErrRoamingNotAllowed,
 		modem.ErrNoNetworkService, modem.ErrNetworkTimeout, modem.ErrSIMBusy):
 		return ClassRegistration
-	case is(errModemGone, modem.ErrNoModemPort):
+	case is(errModemGone, modem.ErrNoModemPort, modem.ErrNoNetcard, netcard.ErrGone):
 		return ClassGone
 	case is(modem.ErrNoResponse, modem.ErrTimeout):
 		return ClassUnresponsive
 	case is(errPathDown):
 		return ClassPath
-	case errors.As(err, &exit), is(errLinkTimeout, errLinkWatch, errLinkLost):
+	case errors.As(err, &exit), is(errLinkTimeout, errLinkWatch, errLinkLost, errNoLease, netcard.ErrLeaseLost, netcard.ErrNoLease):
 		return ClassPPP
 	}
 	return ClassDial

@@ -53,6 +53,7 @@ type Options struct {
 
 	Serial         Serial           // the modem's ttys
 	StartPPP       StartPPP         // pppd on the dialled line
+	Netcard        Netcard          // a network-card stick's link
 	WatchLink      WatchLink        // netlink events of the ppp interface
 	Routes         Routes           // default route and reply routing
 	Firewall       Firewall         // nil: iptables, found at start
@@ -85,6 +86,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StartPPP == nil {
 		o.StartPPP = startPPPD
+	}
+	if o.Netcard == nil {
+		o.Netcard = systemNetcard{}
 	}
 	if o.WatchLink == nil {
 		o.WatchLink = route.WatchLink
@@ -138,6 +142,9 @@ type Daemon struct {
 	reboot       *RebootGuard
 	pins         modem.PINStore
 
+	// kind is the cellular link's kind in use (modem.KindPPP or
+	// KindNetcard), set when discovery finds one; unset: the config's.
+	kind   atomic.Value
 	slot   modemSlot  // held while anyone talks AT to the modem, `failberry at` too
 	prober PathProber // the current session's, nil while offline
 

@@ -20,8 +20,12 @@ import (
 )
 
 // FirewallPolicy is the firewall policy the config describes. `failberry
-// check` prints its rules; `failberry run` applies them.
-func FirewallPolicy(c config.Config) firewall.Policy {
+// check` prints its rules; `failberry run` applies them, with the WAN of the
+// link kind in use (see cellularWAN).
+func FirewallPolicy(c config.Config) firewall.Policy { return firewallPolicy(c, cellularWAN(c, "")) }
+
+// firewallPolicy is the policy with the cellular interface (pattern) wan.
+func firewallPolicy(c config.Config, wan string) firewall.Policy {
 	port := 0
 	if p, err := listenPort(c.Health.Listen); err == nil {
 		port = p
@@ -35,7 +39,7 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 	}
 	sources := prefixes(c.Firewall.AllowSources)
 	p := firewall.Policy{
-		WAN:           firewall.DefaultWAN,
+		WAN:           wan,
 		LAN:           c.Firewall.LAN,
 		MasqueradeOut: c.Firewall.MasqueradeOut,
 		AllowSources:  sources,
@@ -49,7 +53,7 @@ func FirewallPolicy(c config.Config) firewall.Policy {
 		SNATForwards:  c.Firewall.SNATForwards,
 		// Connections are marked by the link they came in on, with the
 		// marks reply routing routes by (replies.go): the same constants.
-		Marks:    []firewall.InterfaceMark{{Interface: firewall.DefaultWAN, Mark: route.MarkCellular}},
+		Marks:    []firewall.InterfaceMark{{Interface: wan, Mark: route.MarkCellular}},
 		MarkMask: route.MarkMask,
 		// The metered link: who may reach the health port, and the cap's
 		// chain (open; the daemon rebuilds it with the meter's decision).

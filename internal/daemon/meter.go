@@ -72,7 +72,7 @@ func openMeter(c config.Config, now time.Time) (*meter.Meter, error) {
 
 // rulesFor builds the firewall rules with the cap's current decision.
 func (d *Daemon) rulesFor(enforced meter.Action) (firewall.Ruleset, error) {
-	p := FirewallPolicy(d.cfg)
+	p := firewallPolicy(d.cfg, cellularWAN(d.cfg, d.cellKind()))
 	p.Cap = capAction(d.cfg, enforced)
 	return firewall.Build(p)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
-	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/systemd"
 )
 
@@ -36,21 +35,41 @@ var (
 // interface comes up, runs the probes over it, and returns when pppd exits,
 // the probes declare the path down, the link watch fails, or ctx ends. pppd
 // is always stopped and the route withdrawn before it returns.
-func (d *Daemon) online(ctx context.Context, proc PPP) error {
+func (d *Daemon) online(ctx context.Context, c cellLink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &onlineSession{d: d, proc: proc, links: make(chan route.Link, 16), watchErr: make(chan error, 1)}
-	go s.watch(ctx, pppd.Interface(d.pppdOptions()))
+	s := &onlineSession{d: d, proc: c.proc, what: c.what, gateway: c.gateway, links: make(chan route.Link, 16), watchErr: make(chan error, 1)}
+	go s.watch(ctx, c.iface)
 	defer s.end()
 	err := s.loop(ctx)
 	s.dead = errors.Is(err, errPathDown) || errors.Is(err, errLinkLost)
 	return err
 }
 
+// linkProc is what runs the cellular link: pppd (PPP) or a network card's
+// DHCP lease (NetLink). It ends (Done, Wait) when the link is lost.
+type linkProc interface {
+	Done() <-chan struct{}
+	Wait() error
+	Stop(grace time.Duration) error
+}
+
+// cellLink is the link an online session supervises.
+type cellLink struct {
+	proc  linkProc
+	iface string // ppp0, or the network card's name
+	what  string // what runs it, for errors: "pppd", "DHCP"
+	// gateway is a network card's router (nil for PPP): the default
+	// route goes via it.
+	gateway func() netip.Addr
+}
+
 // onlineSession is the state of one online period.
 type onlineSession struct {
 	d        *Daemon
-	proc     PPP
+	proc     linkProc
+	what     string
+	gateway  func() netip.Addr
 	links    chan route.Link
 	watchErr chan error // the link watch's failure, at most one
 	link     route.Link // the last ready link, zero until one is
@@ -99,7 +118,7 @@ func (s *onlineSession) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-s.proc.Done():
-			return fmt.Errorf("pppd: %w", s.proc.Wait())
+			return fmt.Errorf("%s: %w", s.what, s.proc.Wait())
 		case err := <-s.watchErr:
 			return fmt.Errorf("%w: %v", errLinkWatch, err)
 		case l := <-s.links:
@@ -146,6 +165,9 @@ func (s *onlineSession) loop(ctx context.Context) error {
 // the first step would silently vanish. The link counts as up (event, phase,
 // probes) once it has the peer too.
 func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
+	if s.gateway != nil {
+		l.Gateway = s.gateway()
+	}
 	s.d.st.setLink(l)
 	s.cur = l
 	if l.Index > 0 && l.Index != s.raIndex && s.d.cfg.Route.IPv6 {
@@ -153,7 +175,7 @@ func (s *onlineSession) linkChanged(ctx context.Context, l route.Link) error {
 		s.d.acceptRA(l.Name)
 	}
 	switch {
-	case l.Ready() && !s.online && l.Peer.IsValid():
+	case l.Ready() && !s.online && (l.Peer.IsValid() || l.Gateway.IsValid()):
 		return s.up(ctx, l)
 	case l.Ready():
 		changed := s.link.Ready() && (l.Local != s.link.Local || !slices.Equal(l.Local6, s.link.Local6))
@@ -188,8 +210,12 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 	d.warnUnreachable(l)
 	info := d.st.snapshotInfo()
 	d.setPhase(PhaseOnline, statusLine(l, info))
+	peer := l.Peer
+	if l.Gateway.IsValid() {
+		peer = l.Gateway // a network card: the stick's router
+	}
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
-		"INTERFACE": l.Name, "LOCAL": l.Local.String(), "PEER": l.Peer.String(), "OPERATOR": info.Operator,
+		"INTERFACE": l.Name, "LOCAL": l.Local.String(), "PEER": peer.String(), "OPERATOR": info.Operator,
 	})
 	if !s.startProber(ctx, l.Name) {
 		s.armProof() // no probes: staying up is the only proof there is
@@ -256,7 +282,7 @@ func (s *onlineSession) end() {
 		grace = deadPathStopGrace
 	}
 	if err := s.proc.Stop(grace); err != nil {
-		d.log.Debug("stopping pppd", "err", err)
+		d.log.Debug("stopping "+s.what, "err", err)
 	}
 	if err := d.routes.Withdraw(); err != nil {
 		d.log.Error("withdrawing the default route", "err", err)

@@ -18,27 +18,33 @@ const (
 	resetTimeout  = 20 * time.Second
 )
 
-// locate finds the modem's AT port. It gives up after locateTimeout (a modem
-// not plugged in yet is retried by the ladder), or relocateTimeout once the
+// locate finds the modem's AT port, or a network-card stick (modem.kind
+// decides which may do). It gives up after locateTimeout (a modem not
+// plugged in yet is retried by the ladder), or relocateTimeout once the
 // modem was seen, so the ladder acts soon on a modem that vanished.
-func (d *Daemon) locate(ctx context.Context) (string, error) {
+func (d *Daemon) locate(ctx context.Context) (modem.Found, error) {
 	d.setPhase(PhaseSearching, "")
 	sel := modem.Selector{VIDPID: d.cfg.Modem.USBID, Interface: d.cfg.Modem.Interface}
 	if d.cfg.Modem.Device != "auto" {
 		sel.Device = d.cfg.Modem.Device
 	}
 	timeout := locateTimeout
-	if d.st.currentTTY() != "" {
+	if d.st.currentTTY() != "" || d.st.netDevice() != "" {
 		timeout = relocateTimeout // it was here a moment ago: act sooner
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := d.beatWhile(lctx, timeout)
 	defer stop()
-	c, err := modem.Locate(lctx, sel, d.opts.SysRoot, d.opts.DevRoot, d.probeAT, time.Second)
+	f, err := modem.LocateLink(lctx, d.cfg.Modem.Kind, sel, d.opts.SysRoot, d.opts.DevRoot, d.st.netDevice(), d.probeAT, time.Second)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", errModemGone, err)
+		return f, fmt.Errorf("%w: %v", errModemGone, err)
 	}
+	if f.Net != nil {
+		d.foundNetcard(*f.Net)
+		return f, nil
+	}
+	c := f.TTY
 	if d.st.currentTTY() != c.DevPath {
 		d.log.Info("modem found", "tty", c.DevPath, "usb", c.VID+":"+c.PID, "interface", c.Interface, "device", c.USBDevice)
 	}
@@ -48,7 +54,7 @@ func (d *Daemon) locate(ctx context.Context) (string, error) {
 		d.st.usbLoc = loc
 		d.st.mu.Unlock()
 	}
-	return c.DevPath, nil
+	return f, nil
 }
 
 // ttyName is the kernel's name of the tty at path, as sysfs lists it: a
@@ -111,12 +117,14 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 // session's outcome tells the ladder whether it helped.
 func (d *Daemon) takeStep(ctx context.Context, act Action) {
 	var err error
-	switch act.Step {
-	case StepModemReset:
+	switch {
+	case act.Step == StepModemReset && d.cellKind() == modem.KindNetcard:
+		err = d.bounceNetcard(ctx)
+	case act.Step == StepModemReset:
 		err = d.resetModem(ctx, act.Attempt > 1)
-	case StepPowerCycle:
+	case act.Step == StepPowerCycle:
 		err = d.powerCycle(ctx)
-	case StepReboot:
+	case act.Step == StepReboot:
 		err = d.rebootPi(ctx)
 	}
 	if err != nil {
@@ -167,6 +175,9 @@ func (d *Daemon) powerCycle(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, reenumTimeout)
 	defer cancel()
+	if d.cellKind() == modem.KindNetcard {
+		return d.awaitNetcard(wctx, loc, t, start)
+	}
 	match := usbpower.MatchLocation(loc.Device, loc.Interface)
 	name, err := usbpower.WaitTTY(wctx, d.opts.SysRoot, match, 100*time.Millisecond)
 	if err != nil {

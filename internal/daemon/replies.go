@@ -16,7 +16,7 @@ import (
 // ready (a point-to-point link: direct routes, IPv6 only with a global
 // address; a network card: via the stick's router).
 func (d *Daemon) replyPolicy(cell route.Link) (route.Policy, error) {
-	p := route.Policy{Steer: steerFor(d.cfg, d.ownViaCellular.Load())}
+	p := route.Policy{Steer: steerFor(d.cfg, d.cellKind(), d.ownViaCellular.Load())}
 	var err error
 	if wired := d.cfg.Route.WiredInterface; wired != "" {
 		var v4, v6 route.Hop

@@ -18,6 +18,7 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
+	"github.com/failberry/failberry/modem/netcard"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/usbpower"
 )
@@ -59,6 +60,23 @@ type PPP interface {
 
 // StartPPP starts pppd with o on line.
 type StartPPP func(ctx context.Context, o pppd.Options, line DialLine, logger *slog.Logger) (PPP, error)
+
+// NetLink is a network-card stick's running link with its DHCP lease:
+// *netcard.Link. Like a PPP it ends (Done, Wait) when the link is lost.
+type NetLink interface {
+	Done() <-chan struct{}
+	Wait() error
+	Stop(grace time.Duration) error
+	Lease() netcard.Lease
+}
+
+// Netcard runs network-card sticks' links: package netcard.
+type Netcard interface {
+	// Start renames the interface, sets it up and takes a DHCP lease.
+	Start(ctx context.Context, cfg netcard.Config) (NetLink, error)
+	// Bounce sets the named interface down and up again.
+	Bounce(ctx context.Context, name string) error
+}
 
 // WatchLink calls fn with the state of interface name now and after every
 // change, until ctx ends (returning ctx.Err()) or the watch fails.
@@ -160,4 +178,19 @@ func runCommand(ctx context.Context, argv []string) ([]byte, error) {
 
 func newHealthProber(cfg health.ProberConfig, logger *slog.Logger) PathProber {
 	return health.NewProber(cfg, logger)
+}
+
+// systemNetcard is package netcard in the current network namespace.
+type systemNetcard struct{}
+
+func (systemNetcard) Start(ctx context.Context, cfg netcard.Config) (NetLink, error) {
+	return netcard.Start(ctx, cfg)
+}
+
+// bouncePause is how long a bounced interface stays down: long enough for
+// the stick's USB network function to notice.
+const bouncePause = 2 * time.Second
+
+func (systemNetcard) Bounce(ctx context.Context, name string) error {
+	return netcard.Bounce(ctx, nil, name, bouncePause)
 }

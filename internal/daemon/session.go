@@ -53,12 +53,19 @@ func (d *Daemon) supervise(ctx context.Context) {
 }
 
 // session finds and brings up the modem, dials, and runs PPP until the link
-// fails. It returns why it ended.
+// fails, or runs a network card's link (netcard.go). It returns why it ended.
 func (d *Daemon) session(ctx context.Context) error {
-	tty, err := d.locate(ctx)
+	found, err := d.locate(ctx)
 	if err != nil {
 		return err
 	}
+	if err := d.useKind(ctx, found.Kind()); err != nil {
+		return err
+	}
+	if found.Net != nil {
+		return d.netcardSession(ctx, *found.Net)
+	}
+	tty := found.TTY.DevPath
 	if err := d.slot.take(ctx); err != nil {
 		return err
 	}
@@ -83,7 +90,7 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting pppd: %w", err)
 	}
-	return d.online(ctx, proc)
+	return d.online(ctx, cellLink{proc: proc, iface: pppd.Interface(d.pppdOptions()), what: "pppd"})
 }
 
 // bringUpAndDial does the AT part: bring-up over go.bug.st/serial, then the
@@ -214,7 +221,7 @@ func (d *Daemon) reportFailure(err error, act Action) {
 		d.setPhase(PhaseRecovering, errText(err))
 	}
 	fields := map[string]string{
-		"STEP": act.Step.String(), "ATTEMPT": fmt.Sprint(act.Attempt),
+		"STEP": act.Step.String(), "ACTION": stepAction(d.cellKind(), act.Step), "ATTEMPT": fmt.Sprint(act.Attempt),
 		"REASON": string(act.Reason), "ERROR": errText(err), "WAIT": act.Wait.String(),
 	}
 	msg := fmt.Sprintf("%s (%s): next %s attempt %d in %v", errText(err), act.Reason, act.Step, act.Attempt, act.Wait)

@@ -14,17 +14,17 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/route"
-	"github.com/failberry/failberry/modem/pppd"
+	"github.com/failberry/failberry/modem"
 	"github.com/failberry/failberry/systemd"
 )
 
 // steerFor is split mode's steering under config c, the Pi's own traffic
 // over cellular when own is set; the zero Steer in the other modes.
-func steerFor(c config.Config, own bool) route.Steer {
+func steerFor(c config.Config, kind string, own bool) route.Steer {
 	if route.Mode(c.Route.Mode) != route.ModeSplit {
 		return route.Steer{}
 	}
-	return route.Steer{Forward: c.Firewall.LAN, Cellular: pppd.Interface(pppd.Options{Unit: c.PPP.Unit}), Own: own}
+	return route.Steer{Forward: c.Firewall.LAN, Cellular: cellularIface(c, kind), Own: own}
 }
 
 // CheckRoute is the config's check of split mode (a config.Check): it needs
@@ -37,7 +37,7 @@ func CheckRoute(c config.Config) error {
 		return &config.KeyError{Key: "route.wired_interface", Msg: "split mode keeps the Pi's own traffic on the wired path " +
 			"and watches it through this interface: set it (such as eth0), or use mode: replace"}
 	}
-	if err := steerFor(c, false).Validate(); err != nil {
+	if err := steerFor(c, modem.KindPPP, false).Validate(); err != nil {
 		return &config.KeyError{Key: "firewall.lan_interfaces", Msg: fmt.Sprintf("%v (split mode routes forwarded traffic by "+
 			"incoming interface: list each LAN interface by its name, or use route.mode: replace)", err)}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem"
-	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/usbpower"
 )
 
@@ -32,12 +31,16 @@ const (
 // state is what the main loop publishes for the status endpoint, STATUS= and
 // the public /cellular answer. Readers copy it under mu.
 type state struct {
-	mu        sync.Mutex
-	phase     Phase
-	since     time.Time
-	detail    string
-	tty       string
-	usbLoc    usbpower.Location // the modem's hub port, kept for when its tty is gone
+	mu     sync.Mutex
+	phase  Phase
+	since  time.Time
+	detail string
+	tty    string
+	usbLoc usbpower.Location // the modem's hub port, kept for when its tty is gone
+	// netDev is the USB device a network-card stick was last found on
+	// ("1-1.2"), and lastLease the address it last leased: asked for again.
+	netDev    string
+	lastLease netip.Addr
 	info      modem.Info
 	link      route.Link
 	linkSince time.Time
@@ -103,6 +106,7 @@ func (s *state) setFirewall(applied bool, err error) {
 
 func (s *state) setInfo(i modem.Info) { s.mu.Lock(); s.info = i; s.mu.Unlock() }
 func (s *state) setTTY(t string)      { s.mu.Lock(); s.tty = t; s.mu.Unlock() }
+func (s *state) netDevice() string    { s.mu.Lock(); defer s.mu.Unlock(); return s.netDev }
 
 func (s *state) setLink(l route.Link) {
 	s.mu.Lock()
@@ -147,7 +151,7 @@ func (d *Daemon) Status() health.Status {
 			Manufacturer: s.info.Manufacturer, Model: s.info.Model, Operator: s.info.Operator,
 			Registration: s.info.Reg.String(), SIM: s.info.SIM.String(),
 		},
-		Link:     health.LinkStatus{Interface: pppd.Interface(d.pppdOptions()), Up: s.link.Ready()},
+		Link:     health.LinkStatus{Interface: d.cellIface(), Up: s.link.Ready()},
 		Ladder:   health.LadderStatus{Step: health.LadderIdle, StepsTotal: maps.Clone(s.steps)},
 		Firewall: health.FirewallStatus{Applied: s.fwApplied, LastError: s.fwErr},
 		Data:     d.dataStatus(),

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/failberry/failberry/internal/linkstats"
-	"github.com/failberry/failberry/modem/pppd"
 )
 
 // sampleTraffic reads the cellular link's counters once a second for as long
@@ -12,8 +11,7 @@ import (
 // consumers of traffic: the status and the data meter. One sampler, so every consumer sees
 // the same bytes.
 func (d *Daemon) sampleTraffic(ctx context.Context) {
-	iface := pppd.Interface(d.pppdOptions())
-	linkstats.Run(ctx, d.opts.LinkStats, func() string { return iface }, linkstats.Interval,
+	linkstats.Run(ctx, d.opts.LinkStats, d.cellIface, linkstats.Interval,
 		func(err error) { d.log.Debug("link counters", "err", err) },
 		d.st.setTraffic, d.countTraffic)
 }

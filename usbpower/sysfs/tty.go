@@ -249,6 +249,19 @@ func ListTTYs(root string) ([]TTY, error) {
 	return out, nil
 }
 
+// LocateNet is LocateTTY for a network interface (<root>/class/net/<name>):
+// the USB device, interface, hub and port of a network-card stick.
+func LocateNet(root, name string) (TTY, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return TTY{}, fmt.Errorf("locate network interface %q: %w", name, ErrBadName)
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return TTY{}, fmt.Errorf("locate %s: sysfs root: %w", name, err)
+	}
+	return locateIn(real, "net", name)
+}
+
 // ListNets lists every network interface under <root>/class/net that sits
 // on a USB interface (a network-card modem: cdc_ether, rndis_host, cdc_ncm,
 // huawei_cdc_ncm), in name order, with the same walk as ListTTYs: TTY then

@@ -133,3 +133,16 @@ func TestListNets(t *testing.T) {
 		t.Errorf("ListNets (-want +got):\n%s", diff)
 	}
 }
+
+func TestLocateNet(t *testing.T) {
+	tree := filepath.Join("..", "..", "modem", "testdata", "sysfs", "hilink-reenum")
+	got, err := LocateNet(tree, "enx0c5b8f279a64")
+	if err != nil || got.Device != "1-1.2" || got.Hub != "1-1" || got.Port != 2 || got.Driver != "cdc_ether" {
+		t.Errorf("LocateNet = %+v, %v", got, err)
+	}
+	for name, want := range map[string]error{"usb0": ErrNotFound, "../x": ErrBadName, "": ErrBadName} {
+		if _, err := LocateNet(tree, name); !errors.Is(err, want) {
+			t.Errorf("LocateNet(%q) = %v, want %v", name, err, want)
+		}
+	}
+}
