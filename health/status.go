@@ -53,6 +53,10 @@ type InboundStatus struct {
 	// CarrierNAT is true when Address is carrier-grade NAT or private:
 	// nothing from the internet can reach it (see CarrierNATAdvice).
 	CarrierNAT bool `json:"carrier_nat"`
+	// StickNAT is true when Address is a network-card stick's private
+	// address behind its own router: a double NAT (see StickNATAdvice).
+	// CarrierNAT is then true as well: the internet sees only the stick.
+	StickNAT bool `json:"stick_nat,omitempty"`
 	// DNS is the published name's state; nil without a dns provider.
 	DNS *ddns.Status `json:"dns,omitempty"`
 }
@@ -63,6 +67,12 @@ const CarrierNATAdvice = "nothing from the internet can reach the Pi or the hous
 	"(the Route 53 check of the cellular address fails, a VPN cannot follow the DNS record); " +
 	"ask the carrier for a public address, often a different APN (the FailberryPi's was \"direct\"), " +
 	"or use IPv6 (modem.pdp_type: IPV4V6) where the carrier offers it"
+
+// StickNATAdvice is what to do about a network-card stick's private address,
+// in the words the journal event and the status both use.
+const StickNATAdvice = "the stick is a router with its own NAT in front of the Pi (double NAT): " +
+	"inbound traffic (the Route 53 check, port forwards, a VPN) needs the stick's own DMZ or port forwarding " +
+	"set to this address in its web interface, and the carrier's address must be public as well"
 
 // ModemStatus describes the modem. SignalDBM is nil when unknown.
 type ModemStatus struct {
@@ -366,7 +376,10 @@ func RenderStatus(w io.Writer, s Status) {
 	add("firewall", fw)
 	if in := s.Inbound; in.Address != "" {
 		reach := "reachable at " + in.Address
-		if in.CarrierNAT {
+		switch {
+		case in.StickNAT:
+			reach = "needs the stick's DMZ: " + in.Address + " is behind the stick's NAT; " + StickNATAdvice
+		case in.CarrierNAT:
 			reach = "blocked: " + in.Address + " is behind the carrier's NAT; " + CarrierNATAdvice
 		}
 		add("inbound", reach)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
+	"github.com/failberry/failberry/modem/netcard"
 	"github.com/failberry/failberry/modem/pppd"
 	"github.com/failberry/failberry/modem/sim"
 	"github.com/failberry/failberry/usbpower"
@@ -242,6 +244,10 @@ func (r *fakeRoutes) Apply(l route.Link) error {
 	if !l.Ready() {
 		return route.ErrLinkNotReady
 	}
+	if l.Gateway.IsValid() {
+		r.rec.add("route apply %s %s via %s", l.Name, l.Local, l.Gateway)
+		return nil
+	}
 	r.rec.add("route apply %s %s", l.Name, l.Local)
 	return nil
 }
@@ -324,6 +330,53 @@ func (u *fakeUSB) Cycle(_ context.Context, loc usbpower.Location, _ time.Duratio
 	}
 	u.modem.PowerOn()
 	return usbpower.Timing{}, nil
+}
+
+// fakeNetcard plays network-card sticks: each Start leases the next address
+// of the stick's 192.168.8.0/24 (or the one asked for), and hands the link
+// to the test.
+type fakeNetcard struct {
+	rec     *calls
+	started chan *fakeNetLink
+	next    atomic.Int32
+}
+
+func (f *fakeNetcard) Start(_ context.Context, cfg netcard.Config) (NetLink, error) {
+	f.rec.add("netcard start %s as %s prefer %s", cfg.Kernel, cfg.Name, cfg.Prefer)
+	addr := netip.AddrFrom4([4]byte{192, 168, 8, byte(100 + f.next.Add(1) - 1)})
+	if cfg.Prefer.IsValid() {
+		addr = cfg.Prefer
+	}
+	l := &fakeNetLink{rec: f.rec, done: make(chan struct{}),
+		lease: netcard.Lease{Addr: netip.PrefixFrom(addr, 24), Router: stickRouter, Lifetime: time.Hour}}
+	f.started <- l
+	return l, nil
+}
+
+func (f *fakeNetcard) Bounce(_ context.Context, name string) error {
+	f.rec.add("netcard bounce %s", name)
+	return nil
+}
+
+// fakeNetLink is one leased link; lose ends it as a lost lease does.
+type fakeNetLink struct {
+	rec   *calls
+	lease netcard.Lease
+	once  sync.Once
+	done  chan struct{}
+	err   error
+}
+
+func (l *fakeNetLink) lose() {
+	l.once.Do(func() { l.err = netcard.ErrLeaseLost; close(l.done) })
+}
+func (l *fakeNetLink) Done() <-chan struct{} { return l.done }
+func (l *fakeNetLink) Wait() error           { <-l.done; return l.err }
+func (l *fakeNetLink) Lease() netcard.Lease  { return l.lease }
+func (l *fakeNetLink) Stop(time.Duration) error {
+	l.once.Do(func() { close(l.done) })
+	l.rec.add("netcard stop %s", l.lease.Addr.Addr())
+	return nil
 }
 
 // fakeProbers hands each session's prober to the test.

@@ -24,6 +24,7 @@ var (
 	cellLocal    = netip.MustParseAddr("100.70.1.2")
 	cellPeer     = netip.MustParseAddr("10.64.64.64")
 	wiredGateway = netip.MustParseAddr("192.168.1.1")
+	stickRouter  = netip.MustParseAddr("192.168.8.1")
 )
 
 // harness is one daemon running against the fakes, with the simulated
@@ -35,6 +36,7 @@ type harness struct {
 	modem   *sim.Modem
 	serial  *simSerial
 	pppd    *fakePPPD
+	netcard *fakeNetcard
 	links   *fakeWatcher
 	routes  *fakeRoutes
 	usb     *fakeUSB
@@ -77,6 +79,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 	h.modem = sim.New(simCfg)
 	h.serial = &simSerial{modem: h.modem, rec: h.rec, tty: h.tty("ttyUSB2")}
 	h.pppd = &fakePPPD{rec: h.rec, started: make(chan *fakePPP, 1)}
+	h.netcard = &fakeNetcard{rec: h.rec, started: make(chan *fakeNetLink, 1)}
 	h.links = &fakeWatcher{watches: make(chan *linkWatch, 1)}
 	h.routes = &fakeRoutes{rec: h.rec}
 	h.usb = &fakeUSB{rec: h.rec, modem: h.modem}
@@ -100,7 +103,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 	d, err := New(Options{
 		Config: cfg, Logger: testLogger(t), SysRoot: h.sys, DevRoot: h.dev, RunRoot: dir, ProcRoot: proc,
 		Events: systemd.NewEventsWithSender(nil, nil),
-		Serial: h.serial, StartPPP: h.pppd.start, WatchLink: h.links.watch, Routes: h.routes,
+		Serial: h.serial, StartPPP: h.pppd.start, Netcard: h.netcard, WatchLink: h.links.watch, Routes: h.routes,
 		Firewall: fakeFirewall{h.rec}, USB: h.usb, NewProber: h.probers.make,
 		Run:            func(_ context.Context, argv []string) ([]byte, error) { h.rec.add("run %v", argv); return nil, nil },
 		FlushConntrack: func(a netip.Addr) (uint, error) { h.rec.add("conntrack flush %s", a); return 0, nil },

@@ -65,11 +65,16 @@ func (d *Daemon) publish(l route.Link) {
 	d.dns.Set(l.Local, v6)
 }
 
-// warnUnreachable warns, once per address, when the carrier's NAT hides the
-// link's address from the internet: when the link comes up and on every
-// address change.
+// warnUnreachable warns, once per address, when the carrier's NAT (or a
+// network-card stick's own) hides the link's address from the internet:
+// when the link comes up and on every address change.
 func (d *Daemon) warnUnreachable(l route.Link) {
 	if !l.Local.IsValid() || ddns.PublicV4(l.Local) || !d.st.noteUnreachable(l.Local) {
+		return
+	}
+	if l.Gateway.IsValid() { // a network card: the stick's own NAT first
+		d.events.Emit(systemd.CarrierNAT, fmt.Sprintf("the cellular address %s is behind the stick's NAT: %s", l.Local, health.StickNATAdvice),
+			map[string]string{"INTERFACE": l.Name, "LOCAL": l.Local.String(), "NAT": "stick"})
 		return
 	}
 	d.events.Emit(systemd.CarrierNAT, fmt.Sprintf("the cellular address %s is behind the carrier's NAT: %s", l.Local, health.CarrierNATAdvice),
@@ -82,6 +87,7 @@ func (d *Daemon) inboundStatus(link route.Link) health.InboundStatus {
 	if link.Ready() {
 		s.Address = link.Local.String()
 		s.CarrierNAT = !ddns.PublicV4(link.Local)
+		s.StickNAT = s.CarrierNAT && link.Gateway.IsValid()
 	}
 	if d.dns != nil {
 		dns := d.dns.Status()
