@@ -57,7 +57,7 @@ func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *
 
 // startVMFor is startVMWith for a test that may take up to limit in all
 // (several scenarios in one VM).
-func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration) (context.Context, *bench.VM) {
+func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration, edit ...func(*bench.Options)) (context.Context, *bench.VM) {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "qemu-system-x86_64", "pppd", "chat", "uhubctl", "iptables", "conntrack")
@@ -80,7 +80,11 @@ func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration)
 		work = filepath.Join(keep, t.Name())
 		os.RemoveAll(work)
 	}
-	vm, err := bench.Start(ctx, bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger, Systemd: systemd})
+	opts := bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger, Systemd: systemd}
+	for _, e := range edit {
+		e(&opts)
+	}
+	vm, err := bench.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting the bench VM: %v", err)
 	}
@@ -103,7 +107,7 @@ func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration)
 // diagScript shows the guest's network state when a scenario fails.
 const diagScript = `set +e
 echo "## processes"; ps -eo pid,stat,args | grep -E 'pppd|failberry|socat' | grep -v grep
-for ns in "" lan isp router; do
+for ns in "" lan isp router stick; do
   [ -z "$ns" ] || [ -e /run/netns/$ns ] || continue
   x=; [ -n "$ns" ] && x="ip netns exec $ns"
   echo "## netns ${ns:-gateway}: addresses"; $x ip -br addr

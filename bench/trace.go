@@ -12,18 +12,24 @@ import (
 
 // powerOffRe is qemu's trace of a ClearPortFeature(PORT_POWER) on the modem's
 // hub port, with the log backend's "pid@sec.usec:" prefix (-msg timestamp=on).
-var powerOffRe = regexp.MustCompile(fmt.Sprintf(`(?m)^\d+@(\d+)\.(\d{6}):usb_hub_clear_port_feature dev \d+, port %d, feature power$`, ModemHubPort))
+func powerOffRe(port int) *regexp.Regexp {
+	return regexp.MustCompile(fmt.Sprintf(`(?m)^\d+@(\d+)\.(\d{6}):usb_hub_clear_port_feature dev \d+, port %d, feature power$`, port))
+}
 
 // PowerOffTimes are the host times at which qemu's emulated hub switched the
 // modem's port off, from its trace log: what the hub did, not what the
 // daemon says it did.
-func (vm *VM) PowerOffTimes() ([]time.Time, error) {
+func (vm *VM) PowerOffTimes() ([]time.Time, error) { return vm.PortPowerOffTimes(ModemHubPort) }
+
+// PortPowerOffTimes is PowerOffTimes for another port of the hub (the
+// network-card stick's, NetcardHubPort).
+func (vm *VM) PortPowerOffTimes(port int) ([]time.Time, error) {
 	b, err := os.ReadFile(vm.path("qemu-trace.log"))
 	if err != nil {
 		return nil, err
 	}
 	var out []time.Time
-	for _, m := range powerOffRe.FindAllStringSubmatch(string(b), -1) {
+	for _, m := range powerOffRe(port).FindAllStringSubmatch(string(b), -1) {
 		sec, _ := strconv.ParseInt(m[1], 10, 64)
 		usec, _ := strconv.ParseInt(m[2], 10, 64)
 		out = append(out, time.Unix(sec, usec*1000))

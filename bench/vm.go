@@ -33,6 +33,10 @@ import (
 // sees the hub as 1-1 and the modem as 1-1.2.
 const ModemHubPort = 2
 
+// NetcardHubPort is the hub port of the network-card stick (Options.Netcard):
+// the guest sees it as 1-1.4.
+const NetcardHubPort = 4
+
 // Options describe one VM.
 type Options struct {
 	Work    string     // directory shared with the guest as /mnt; created if needed
@@ -40,6 +44,11 @@ type Options struct {
 	Modem   sim.Config // the simulated modem
 	Systemd bool       // boot systemd as init instead of the bench's stage2 shell
 	Memory  int        // MiB, default 1024
+	// Netcard adds a network-card stick: qemu's usb-net (a CDC-ECM/RNDIS
+	// device, so the guest's real cdc_ether or rndis_host binds) on hub
+	// port NetcardHubPort, its far end wired to a virtio NIC that
+	// guest/stick.sh makes the stick's router (DHCP, NAT to the carrier).
+	Netcard bool
 	Logger  *slog.Logger
 }
 
@@ -139,6 +148,16 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 		// Trace lines carry the host's time ("pid@sec.usec:"): when the hub
 		// really cut the power (PowerOffTimes).
 		"-msg", "timestamp=on",
+	}
+	if vm.opts.Netcard {
+		// Two datagram netdevs whose sockets face each other: what the
+		// stick's USB side sends comes out of the router's NIC, and back.
+		usb, router := vm.path("nc-usb.sock"), vm.path("nc-router.sock")
+		args = append(args,
+			"-netdev", "dgram,id=stick,local.type=unix,local.path="+usb+",remote.type=unix,remote.path="+router,
+			"-device", fmt.Sprintf("usb-net,id=stickdev,netdev=stick,bus=xhci.0,port=1.%d,mac=0c:5b:8f:27:9a:64", NetcardHubPort),
+			"-netdev", "dgram,id=stickrouter,local.type=unix,local.path="+router+",remote.type=unix,remote.path="+usb,
+			"-device", "virtio-net-pci,netdev=stickrouter,mac=52:54:00:08:00:01")
 	}
 	// KVM only on request: on the build machines /dev/kvm exists but a
 	// nested guest spins without booting, while TCG boots in seconds.

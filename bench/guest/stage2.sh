@@ -12,7 +12,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 [ -e /dev/ppp ] || true
 hostname bench
-for m in virtio_console xhci_pci ftdi_sio ppp_async ppp_generic ppp_deflate bsd_comp veth dummy \
+for m in virtio_console xhci_pci ftdi_sio usbnet cdc_ether rndis_host virtio_net ppp_async ppp_generic ppp_deflate bsd_comp veth dummy \
          nf_conntrack nf_conntrack_netlink iptable_nat iptable_filter iptable_mangle ip6table_filter ip6table_nat ip6table_mangle \
          nft_compat nft_chain_nat nft_ct xt_MASQUERADE xt_conntrack xt_tcpudp xt_TCPMSS xt_REJECT xt_multiport xt_comment \
          nf_reject_ipv4 nf_reject_ipv6 ipt_REJECT ip6t_REJECT; do
