@@ -60,6 +60,10 @@ func checkInbound(ctx context.Context, runDir string, stdout io.Writer) {
 	if err != nil || json.Unmarshal(body, &st) != nil || st.Inbound.Address == "" {
 		return
 	}
+	if st.Inbound.StickNAT {
+		fmt.Fprintf(stdout, "\n# Inbound: the cellular address %s is behind the stick's NAT: %s.\n", st.Inbound.Address, health.StickNATAdvice)
+		return
+	}
 	if st.Inbound.CarrierNAT {
 		fmt.Fprintf(stdout, "\n# Inbound: the cellular address %s is behind the carrier's NAT: %s.\n", st.Inbound.Address, health.CarrierNATAdvice)
 		return

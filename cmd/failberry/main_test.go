@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/failberry/failberry/health"
@@ -142,13 +143,20 @@ func TestCheckReportsCarrierNAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := health.Status{Inbound: health.InboundStatus{Address: "100.64.0.2", CarrierNAT: true}}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(status) })}
+	var status atomic.Pointer[health.Status]
+	status.Store(&health.Status{Inbound: health.InboundStatus{Address: "100.64.0.2", CarrierNAT: true}})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(status.Load()) })}
 	go srv.Serve(ln)
 	defer srv.Close()
 	out, _, err := runCLI(t, "check", "--config", cfg)
 	if err != nil || !strings.Contains(out, "# Inbound: the cellular address 100.64.0.2 is behind the carrier's NAT") ||
 		!strings.Contains(out, "ask the carrier for a public address") {
 		t.Errorf("check with a daemon behind carrier NAT: %v\n%s", err, out)
+	}
+	status.Store(&health.Status{Inbound: health.InboundStatus{Address: "192.168.8.100", CarrierNAT: true, StickNAT: true}})
+	out, _, err = runCLI(t, "check", "--config", cfg)
+	if err != nil || !strings.Contains(out, "# Inbound: the cellular address 192.168.8.100 is behind the stick's NAT") ||
+		!strings.Contains(out, "the stick's own DMZ or port forwarding") {
+		t.Errorf("check with a daemon behind a network-card stick: %v\n%s", err, out)
 	}
 }
