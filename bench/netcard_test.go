@@ -22,12 +22,14 @@ import (
 //   - `failberry run` with modem.kind netcard brings the LAN host to the
 //     internet host through the stick: the lease, the default route via the
 //     stick's router, the LAN's ping;
-//   - the lease is renewed (T1) and stays past its 30 s;
+//   - the lease is renewed (T1) and stays past its 20 s;
 //   - the stick's router stops forwarding (a black hole, DHCP still
 //     answering): the ladder renews the lease, bounces the interface, then
 //     cuts the hub port's power; the stick comes back as a new USB device
 //     (a new interface) and, its router working again, the LAN reaches the
-//     internet once more.
+//     internet once more;
+//   - the stick drops off the bus: the ladder finds it gone and cuts the
+//     port's power, after which it is back and found again.
 func TestNetcardStick(t *testing.T) {
 	ctx, vm := startVMFor(t, sim.Config{}, true, 8*time.Minute, func(o *bench.Options) { o.Netcard = true })
 	waitGuest(t, ctx, vm, 60*time.Second, `systemctl is-system-running --wait >/dev/null 2>&1; systemctl is-active bench.target`)
@@ -58,11 +60,11 @@ func TestNetcardStick(t *testing.T) {
 	index := guest(t, ctx, vm, 5*time.Second, `cat /sys/class/net/cell0/ifindex`)
 
 	t.Run("lease-renewed", func(t *testing.T) {
-		// The kernel drops the address when its 30 s lifetime runs out; it
-		// is still there 40 s on only if the daemon renewed the lease.
-		time.Sleep(40 * time.Second)
+		// The kernel drops the address when its 20 s lifetime runs out; it
+		// is still there 26 s on only if the daemon renewed the lease.
+		time.Sleep(26 * time.Second)
 		if got := leasedAddr(t, ctx, vm); got != addr {
-			t.Fatalf("40 s into a 30 s lease cell0 has %q, want %q still (no renewal)", got, addr)
+			t.Fatalf("26 s into a 20 s lease cell0 has %q, want %q still (no renewal)", got, addr)
 		}
 		waitGuest(t, ctx, vm, 10*time.Second, bench.LanPing)
 	})
@@ -97,6 +99,33 @@ func TestNetcardStick(t *testing.T) {
 		}
 		if route := guest(t, ctx, vm, 10*time.Second, `ip -4 route show default`); !strings.Contains(route, "via 192.168.8.1 dev cell0") {
 			t.Errorf("default route after recovery %q", route)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("off-the-bus", func(t *testing.T) {
+		// Healthy for healthy_after: the ladder starts over.
+		time.Sleep(bench.HealthyAfter + 2*time.Second)
+		since := guestNow(t, ctx, vm)
+		index := guest(t, ctx, vm, 5*time.Second, `cat /sys/class/net/cell0/ifindex`)
+		offs := portPowerOffs(t, vm)
+		if err := vm.NetcardDropOffBus(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		waitGuest(t, ctx, vm, 20*time.Second, `! test -e /sys/class/net/cell0`)
+		waitFor(t, 120*time.Second, "the stick's hub port power is cut (qemu hub trace)", func() bool {
+			return len(portPowerOffs(t, vm)) > len(offs)
+		})
+		lanReachesInternet(t, ctx, vm, time.Now(), 90*time.Second)
+		if got := guest(t, ctx, vm, 5*time.Second, `cat /sys/class/net/cell0/ifindex`); got == index {
+			t.Errorf("cell0 has the same ifindex after the stick came back")
+		}
+		steps := recoverySteps(t, ctx, vm, since)
+		want := []stepEvent{{Step: "redial", Attempt: 1, Reason: "ppp"}, {Step: "power-cycle", Attempt: 1, Reason: "gone"}}
+		if !stepsMatch(steps, want) {
+			t.Errorf("a vanished stick's recovery steps (journal, MESSAGE_ID=%s):\n%s\nwant:\n%s", systemd.RecoveryStep.ID, stepsText(steps), stepsText(want))
 		}
 	})
 }

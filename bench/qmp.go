@@ -126,3 +126,34 @@ func (vm *VM) DropOffBus() error {
 	}()
 	return nil
 }
+
+// NetcardDropOffBus makes the network-card stick (Options.Netcard) crash
+// off the USB bus: its device disappears. Like a real one, it comes back
+// only once its hub port's power has been cut (qemu's hub trace shows the
+// cut) and restored: it is attached again offTime after the cut.
+func (vm *VM) NetcardDropOffBus(offTime time.Duration) error {
+	before, err := vm.PortPowerOffTimes(NetcardHubPort)
+	if err != nil {
+		return err
+	}
+	if _, err := vm.qmp.exec("device_del", map[string]any{"id": "stickdev"}); err != nil {
+		return err
+	}
+	go func() {
+		for {
+			if ts, err := vm.PortPowerOffTimes(NetcardHubPort); err != nil || len(ts) > len(before) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(offTime)
+		_, err := vm.qmp.exec("device_add", map[string]any{
+			"driver": "usb-net", "id": "stickdev", "netdev": "stick", "mac": netcardMAC,
+			"bus": "xhci.0", "port": fmt.Sprintf("1.%d", NetcardHubPort),
+		})
+		if err != nil {
+			vm.log.Warn("network card back on the bus", "err", err)
+		}
+	}()
+	return nil
+}

@@ -37,6 +37,10 @@ const ModemHubPort = 2
 // the guest sees it as 1-1.4.
 const NetcardHubPort = 4
 
+// netcardMAC is the network-card stick's MAC (a Huawei OUI, as a HiLink
+// stick's): udev names it enx0c5b8f279a64.
+const netcardMAC = "0c:5b:8f:27:9a:64"
+
 // Options describe one VM.
 type Options struct {
 	Work    string     // directory shared with the guest as /mnt; created if needed
@@ -155,7 +159,7 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 		usb, router := vm.path("nc-usb.sock"), vm.path("nc-router.sock")
 		args = append(args,
 			"-netdev", "dgram,id=stick,local.type=unix,local.path="+usb+",remote.type=unix,remote.path="+router,
-			"-device", fmt.Sprintf("usb-net,id=stickdev,netdev=stick,bus=xhci.0,port=1.%d,mac=0c:5b:8f:27:9a:64", NetcardHubPort),
+			"-device", fmt.Sprintf("usb-net,id=stickdev,netdev=stick,bus=xhci.0,port=1.%d,mac=%s", NetcardHubPort, netcardMAC),
 			"-netdev", "dgram,id=stickrouter,local.type=unix,local.path="+router+",remote.type=unix,remote.path="+usb,
 			"-device", "virtio-net-pci,netdev=stickrouter,mac=52:54:00:08:00:01")
 	}

@@ -5,7 +5,7 @@
 #   nic     (before topology.sh) moves the virtio NIC wired to the stick's USB
 #           side into the stick namespace as stk0
 #   router  (after topology.sh) gives it 192.168.8.1/24, a DHCP server
-#           (busybox udhcpd, 30 s leases from 192.168.8.100) and an uplink
+#           (busybox udhcpd, 20 s leases from 192.168.8.100) and an uplink
 #           wan0 (10.99.0.2/30) into the carrier's isp namespace, NATed
 #   blackhole on|off: the stick's router stops (or resumes) forwarding while
 #           its DHCP server goes on answering: "connected, no traffic"
@@ -41,11 +41,11 @@ end 192.168.8.150
 interface stk0
 lease_file /run/stick-udhcpd.leases
 pidfile /run/stick-udhcpd.pid
-min_lease 30
+min_lease 20
 option subnet 255.255.255.0
 option router 192.168.8.1
 option dns 192.168.8.1
-option lease 30
+option lease 20
 CONF
   : > /run/stick-udhcpd.leases
   ;;
