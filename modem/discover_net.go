@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,33 +77,69 @@ func NetCandidates(sysRoot string, usbID USBID) ([]NetCandidate, error) {
 	return out, nil
 }
 
-// FindNetcard makes one pass: the stick on the USB device last seen (it
-// comes back there after a power cycle or a re-enumeration, under another
-// name), else the first one listed. ok is false when there is none.
-func FindNetcard(sysRoot string, usbID USBID, lastDevice string) (c NetCandidate, ok bool, err error) {
-	all, err := NetCandidates(sysRoot, usbID)
-	if err != nil || len(all) == 0 {
+// NetSelector says which network card FindNetcard may take.
+type NetSelector struct {
+	// USBID narrows the search to one vendor:product; empty: any stick.
+	USBID USBID
+	// LastDevice is the USB device a stick was last seen on ("1-1.2"): it
+	// comes back there after a power cycle or a re-enumeration, under
+	// another name, and is taken before any other stick.
+	LastDevice string
+	// UdevRoot is udev's run directory ("/run/udev"). An interface udev
+	// has not finished with (no data/n<ifindex> yet) is not taken: udev
+	// may still rename it (usb0 to enx...), which would pull it from under
+	// failberry's own rename. Empty, or a directory that does not exist
+	// (no udev): no wait.
+	UdevRoot string
+}
+
+// FindNetcard makes one pass: the stick on sel.LastDevice, else the first
+// one listed, once udev is done with it. ok is false when there is none.
+func FindNetcard(sysRoot string, sel NetSelector) (c NetCandidate, ok bool, err error) {
+	all, err := NetCandidates(sysRoot, sel.USBID)
+	if err != nil {
 		return NetCandidate{}, false, err
 	}
+	all = slices.DeleteFunc(all, func(n NetCandidate) bool { return !udevDone(sysRoot, sel.UdevRoot, n.Name) })
+	if len(all) == 0 {
+		return NetCandidate{}, false, nil
+	}
 	for _, n := range all {
-		if n.USBDevice == lastDevice {
+		if n.USBDevice == sel.LastDevice {
 			return n, true, nil
 		}
 	}
 	return all[0], true, nil
 }
 
+// udevDone reports whether udev has processed the interface (its database
+// entry n<ifindex> exists), as libudev's udev_device_get_is_initialized.
+func udevDone(sysRoot, udevRoot, name string) bool {
+	if udevRoot == "" {
+		return true
+	}
+	if _, err := os.Stat(udevRoot); err != nil {
+		return true // no udev on this system
+	}
+	index, err := os.ReadFile(filepath.Join(sysRoot, "class", "net", name, "ifindex"))
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(udevRoot, "data", "n"+strings.TrimSpace(string(index))))
+	return err == nil
+}
+
 // LocateNetcard waits, polling sysfs every poll (1 s if <= 0) without
-// logging, until FindNetcard finds a stick, and returns it; when ctx ends
-// first, an error wrapping ErrNoNetcard and ctx.Err().
-func LocateNetcard(ctx context.Context, sysRoot string, usbID USBID, lastDevice string, poll time.Duration) (NetCandidate, error) {
+// logging, until FindNetcard finds a stick sel allows, and returns it; when
+// ctx ends first, an error wrapping ErrNoNetcard and ctx.Err().
+func LocateNetcard(ctx context.Context, sysRoot string, sel NetSelector, poll time.Duration) (NetCandidate, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		c, ok, err := FindNetcard(sysRoot, usbID, lastDevice)
+		c, ok, err := FindNetcard(sysRoot, sel)
 		if err != nil || ok {
 			return c, err
 		}
@@ -137,15 +175,15 @@ func (f Found) Kind() string {
 // LocateLink finds the stick for kind: an AT port (Locate) for ppp, a network
 // card (LocateNetcard) for netcard, and for auto whichever appears first,
 // the network card winning when a stick has both (its own router is faster
-// than PPP over its serial port). lastNet is the USB device a network card
-// was last seen on. It polls every poll and gives up when ctx ends.
-func LocateLink(ctx context.Context, kind string, sel Selector, sysRoot, devRoot, lastNet string, probe Prober, poll time.Duration) (Found, error) {
+// than PPP over its serial port). net says which network card may be taken.
+// It polls every poll and gives up when ctx ends.
+func LocateLink(ctx context.Context, kind string, sel Selector, net NetSelector, sysRoot, devRoot string, probe Prober, poll time.Duration) (Found, error) {
 	switch kind {
 	case KindPPP:
 		c, err := Locate(ctx, sel, sysRoot, devRoot, probe, poll)
 		return Found{TTY: c}, err
 	case KindNetcard:
-		n, err := LocateNetcard(ctx, sysRoot, sel.VIDPID, lastNet, poll)
+		n, err := LocateNetcard(ctx, sysRoot, net, poll)
 		return Found{Net: &n}, err
 	}
 	if poll <= 0 {
@@ -154,7 +192,7 @@ func LocateLink(ctx context.Context, kind string, sel Selector, sysRoot, devRoot
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		n, ok, err := FindNetcard(sysRoot, sel.VIDPID, lastNet)
+		n, ok, err := FindNetcard(sysRoot, net)
 		if err != nil || ok {
 			return Found{Net: &n}, err
 		}

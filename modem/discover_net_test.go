@@ -3,6 +3,7 @@ package modem
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,31 +39,31 @@ func TestNetCandidates(t *testing.T) {
 }
 
 func TestLocateLinkKinds(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	yes := func(context.Context, string) bool { return true }
 	ncm := filepath.Join("testdata", "sysfs", "ncm-at")
 	dev := fakeDevDir(t, "ttyUSB0", "ttyUSB1")
 	// auto takes the network card of a stick that has both.
-	f, err := LocateLink(ctx, KindAuto, Selector{Interface: -1}, ncm, dev, "", yes, 10*time.Millisecond)
+	f, err := LocateLink(ctx, KindAuto, Selector{Interface: -1}, NetSelector{}, ncm, dev, yes, 10*time.Millisecond)
 	if err != nil || f.Kind() != KindNetcard || f.Net.Name != "wwan0" {
 		t.Errorf("auto on an NCM stick with AT ports = %+v, %v; want the network card", f, err)
 	}
 	// ppp asked for: its AT port, though it has a network card.
-	f, err = LocateLink(ctx, KindPPP, Selector{Interface: -1}, ncm, dev, "", yes, 10*time.Millisecond)
+	f, err = LocateLink(ctx, KindPPP, Selector{Interface: -1}, NetSelector{}, ncm, dev, yes, 10*time.Millisecond)
 	if err != nil || f.Kind() != KindPPP || f.TTY.Name != "ttyUSB0" {
 		t.Errorf("ppp on an NCM stick = %+v, %v; want ttyUSB0", f, err)
 	}
 	// auto on a PPP-only modem: its AT port.
 	mf := filepath.Join("testdata", "sysfs", "mf180")
-	f, err = LocateLink(ctx, KindAuto, Selector{Interface: -1}, mf, fakeDevDir(t, "ttyUSB2"), "", yes, 10*time.Millisecond)
+	f, err = LocateLink(ctx, KindAuto, Selector{Interface: -1}, NetSelector{}, mf, fakeDevDir(t, "ttyUSB2"), yes, 10*time.Millisecond)
 	if err != nil || f.Kind() != KindPPP || f.TTY.Name != "ttyUSB2" {
 		t.Errorf("auto on the MF180 = %+v, %v; want ttyUSB2", f, err)
 	}
 	// netcard on a PPP-only modem: nothing, until the deadline.
 	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel2()
-	if _, err := LocateLink(short, KindNetcard, Selector{Interface: -1}, mf, dev, "", yes, 10*time.Millisecond); !errors.Is(err, ErrNoNetcard) || !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := LocateLink(short, KindNetcard, Selector{Interface: -1}, NetSelector{}, mf, dev, yes, 10*time.Millisecond); !errors.Is(err, ErrNoNetcard) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("netcard on the MF180: %v, want ErrNoNetcard and the deadline", err)
 	}
 }
@@ -71,8 +72,32 @@ func TestLocateLinkKinds(t *testing.T) {
 // USB device: found there, and preferred over another stick.
 func TestFindNetcardAfterReenumeration(t *testing.T) {
 	sys := copySysfsTree(t, "hilink-reenum")
-	c, ok, err := FindNetcard(sys, "", "1-1.2")
+	c, ok, err := FindNetcard(sys, NetSelector{LastDevice: "1-1.2"})
 	if err != nil || !ok || c.Name != "enx0c5b8f279a64" || c.USBDevice != "1-1.2" {
 		t.Errorf("FindNetcard after re-enumeration = %+v, %v, %v", c, ok, err)
+	}
+}
+
+// Where udev runs, a stick's interface is taken only once udev is done
+// with it (it may still be renaming it).
+func TestFindNetcardWaitsForUdev(t *testing.T) {
+	sys := copySysfsTree(t, "hilink-reenum")
+	udev := filepath.Join(t.TempDir(), "udev")
+	if err := os.MkdirAll(filepath.Join(udev, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sel := NetSelector{UdevRoot: udev}
+	if c, ok, err := FindNetcard(sys, sel); ok || err != nil {
+		t.Fatalf("FindNetcard before udev is done = %+v, %v, %v; want none yet", c, ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(udev, "data", "n3"), nil, 0o644); err != nil { // ifindex 3
+		t.Fatal(err)
+	}
+	if c, ok, err := FindNetcard(sys, sel); !ok || err != nil || c.Name != "enx0c5b8f279a64" {
+		t.Fatalf("FindNetcard once udev is done = %+v, %v, %v", c, ok, err)
+	}
+	// No udev at all: nothing to wait for.
+	if _, ok, _ := FindNetcard(sys, NetSelector{UdevRoot: filepath.Join(t.TempDir(), "none")}); !ok {
+		t.Error("without udev the stick is not found")
 	}
 }

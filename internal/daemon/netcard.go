@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/failberry/failberry/modem"
@@ -67,6 +68,12 @@ func (d *Daemon) foundNetcard(n modem.NetCandidate) {
 	}
 }
 
+// netSelector says which network card discovery may take: the one last seen
+// first, once udev (under RunRoot) is done renaming it.
+func (d *Daemon) netSelector() modem.NetSelector {
+	return modem.NetSelector{USBID: d.cfg.Modem.USBID, LastDevice: d.st.netDevice(), UdevRoot: filepath.Join(d.opts.RunRoot, "udev")}
+}
+
 // bounceNetcard is a network card's second rung, in place of the modem
 // reset: its interface down and up again.
 func (d *Daemon) bounceNetcard(ctx context.Context) error {
@@ -81,7 +88,9 @@ func (d *Daemon) bounceNetcard(ctx context.Context) error {
 // awaitNetcard waits, after the power cycle of loc, for the stick to come
 // back: on the same USB device, under whatever name the kernel gives it.
 func (d *Daemon) awaitNetcard(ctx context.Context, loc usbpower.Location, t usbpower.Timing, start time.Time) error {
-	n, err := modem.LocateNetcard(ctx, d.opts.SysRoot, d.cfg.Modem.USBID, loc.Device, 100*time.Millisecond)
+	sel := d.netSelector()
+	sel.LastDevice = loc.Device
+	n, err := modem.LocateNetcard(ctx, d.opts.SysRoot, sel, 100*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("network card did not come back after the power cycle: %w", err)
 	}

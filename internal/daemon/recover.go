@@ -36,7 +36,7 @@ func (d *Daemon) locate(ctx context.Context) (modem.Found, error) {
 	defer cancel()
 	stop := d.beatWhile(lctx, timeout)
 	defer stop()
-	f, err := modem.LocateLink(lctx, d.cfg.Modem.Kind, sel, d.opts.SysRoot, d.opts.DevRoot, d.st.netDevice(), d.probeAT, time.Second)
+	f, err := modem.LocateLink(lctx, d.cfg.Modem.Kind, sel, d.netSelector(), d.opts.SysRoot, d.opts.DevRoot, d.probeAT, time.Second)
 	if err != nil {
 		return f, fmt.Errorf("%w: %v", errModemGone, err)
 	}

@@ -42,7 +42,7 @@ acm() {
 	ln -sfn "../../../$2:1.$3" "$i/tty/$7/device"
 	ln -sfnr "$i/tty/$7" "$tree/class/tty/$7"
 }
-# netif TREE DEVNAME IFNUM CLASS SUB PROTO DRIVER IFNAME: a USB network
+# netif TREE DEVNAME IFNUM CLASS SUB PROTO DRIVER IFNAME [IFINDEX]: a USB network
 # interface, as the kernel lays out cdc_ether/rndis_host/cdc_ncm/smsc95xx:
 #   class/net/usb0 -> ../../devices/.../1-1.2/1-1.2:1.0/net/usb0
 #   .../1-1.2:1.0/net/usb0/device -> ../../../1-1.2:1.0
@@ -55,10 +55,11 @@ netif() {
 	ln -sfnr "$tree/bus/usb/drivers/$7" "$i/driver"
 	ln -sfn "../../../$2:1.$3" "$i/net/$8/device"
 	echo 1 >"$i/net/$8/type"
+	echo "${9:-3}" >"$i/net/$8/ifindex"
 	ln -sfnr "$i/net/$8" "$tree/class/net/$8"
 }
 # the Pi 3's own Ethernet, a USB chip on the board's hub (must be ignored)
-pi3eth() { usbdev "$1" 1-1.1 0424 ec00 "SMSC9512/9514"; netif "$1" 1-1.1 0 ff 00 ff smsc95xx eth0; }
+pi3eth() { usbdev "$1" 1-1.1 0424 ec00 "SMSC9512/9514"; netif "$1" 1-1.1 0 ff 00 ff smsc95xx eth0 2; }
 
 # platform serial port that is not a USB modem (must be ignored)
 uart() {
