@@ -33,6 +33,12 @@ import (
 func TestNetcardStick(t *testing.T) {
 	ctx, vm := startVMFor(t, sim.Config{}, true, 8*time.Minute, func(o *bench.Options) { o.Netcard = true })
 	waitGuest(t, ctx, vm, 60*time.Second, `systemctl is-system-running --wait >/dev/null 2>&1; systemctl is-active bench.target`)
+	t.Cleanup(func() { // registered after startVMFor's: runs before the VM stops
+		if t.Failed() {
+			out, err := vm.Run(context.Background(), 60*time.Second, `journalctl -u failberry --no-pager -o short-monotonic -n 150`)
+			t.Logf("the daemon's journal (%v):\n%s", err, out)
+		}
+	})
 	guest(t, ctx, vm, 30*time.Second, bench.Script("stick.sh")+" nic")
 	setupNetworks(t, ctx, vm)
 	guest(t, ctx, vm, 30*time.Second, bench.Script("stick.sh")+" router")
