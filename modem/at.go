@@ -65,6 +65,9 @@ type Engine struct {
 	slice time.Duration // longest single Read, to notice ctx cancellation
 	quiet time.Duration // silence that ends the resync after a timeout
 	guard time.Duration // +++ guard time
+	// lastWrite is when a command was last written: the modem's guard
+	// silence before "+++" counts from there.
+	lastWrite time.Time
 
 	watchers map[int]func(string)
 	nextW    int
@@ -224,6 +227,7 @@ func (e *Engine) command(ctx context.Context, cmd string, timeout time.Duration)
 		return resp, fmt.Errorf("%s: %w", red, err)
 	}
 	e.log.Debug("at send", "cmd", red)
+	e.lastWrite = time.Now()
 	if _, err := e.port.Write([]byte(cmd + "\r")); err != nil {
 		return resp, fmt.Errorf("%s: write: %w", red, err)
 	}
