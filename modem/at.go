@@ -21,6 +21,9 @@ type EngineOptions struct {
 	OnURC func(line string)
 	// Timeout is the default per-command timeout (5 s when zero).
 	Timeout time.Duration
+	// Guard is the modem's escape guard time, as the last bring-up set it
+	// (Info.EscapeGuard); zero is the modems' default, DefaultGuard.
+	Guard time.Duration
 }
 
 // Response is the reply to one command.
@@ -83,9 +86,13 @@ func NewEngine(p Port, opt EngineOptions) *Engine {
 	if t <= 0 {
 		t = 5 * time.Second
 	}
+	guard := opt.Guard
+	if guard <= 0 {
+		guard = DefaultGuard
+	}
 	return &Engine{
 		port: p, log: log, onURC: opt.OnURC, timeout: t,
-		slice: 50 * time.Millisecond, quiet: 300 * time.Millisecond, guard: time.Second,
+		slice: 50 * time.Millisecond, quiet: 300 * time.Millisecond, guard: guard,
 		watchers: map[int]func(string){},
 	}
 }
