@@ -151,7 +151,14 @@ func BenchmarkDial(b *testing.B) {
 		b.Fatal(err)
 	}
 	stop := func(name string) {
-		if _, err := vm.Run(ctx, 60*time.Second, `pkill -x `+name+`; while pidof `+name+` >/dev/null || ip link show ppp0 >/dev/null 2>&1; do sleep 0.1; done; sleep 1`); err != nil {
+		if _, err := vm.Run(ctx, 60*time.Second, `pkill -x `+name+`; while pidof `+name+` >/dev/null || ip link show ppp0 >/dev/null 2>&1; do sleep 0.1; done`); err != nil {
+			b.Fatal(err)
+		}
+		// A dialer that died without its pppd's Terminate-Request (or
+		// wvdial's "+++ATH") leaves the call up on a modem that cannot see
+		// DTR drop.
+		vm.Modem.DropDTR()
+		if _, err := vm.Run(ctx, 10*time.Second, `sleep 1`); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -162,6 +162,20 @@ func (m *Modem) SetFault(f Fault) {
 	}
 }
 
+// DropDTR is the host dropping DTR, which the emulated serial line cannot
+// carry: with &D2 (every dialer's setting) a call in progress ends with NO
+// CARRIER, as when a dialer's pppd closes the tty. The bench calls it once a
+// dialer has exited, so the next run starts from an idle modem whatever way
+// the last one left.
+func (m *Modem) DropDTR() {
+	m.mu.Lock()
+	defer m.wake()
+	defer m.mu.Unlock()
+	if m.v.callUp && m.powered {
+		m.hangup(time.Now(), "DTR dropped", true)
+	}
+}
+
 // PowerOff cuts the power: the modem answers nothing and passes nothing, and
 // forgets all volatile state (echo, contexts, PIN unlock, call,
 // registration). The SIM keeps its PIN attempt counter, like a real one.
