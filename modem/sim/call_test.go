@@ -286,3 +286,20 @@ func TestEscapeGuardS12(t *testing.T) {
 		t.Errorf("ATS12? after ATZ = %q", got)
 	}
 }
+
+// TestDropDTR: the host dropping DTR ends a call with NO CARRIER (&D2), and
+// the carrier is told the session is gone.
+func TestDropDTR(t *testing.T) {
+	b := start(t, fastConfig())
+	b.quiet()
+	b.online(t)
+	b.m.DropDTR()
+	b.dte.expect("\r\nNO CARRIER\r\n")
+	if s := b.m.Snapshot(); s.CallUp || s.Online {
+		t.Errorf("after DropDTR: %+v", s)
+	}
+	b.m.DropDTR() // no call: nothing happens
+	if got := b.dte.cmd("AT", "OK\r\n"); got != "\r\nOK\r\n" {
+		t.Errorf("AT after DropDTR = %q", got)
+	}
+}
