@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -33,10 +34,10 @@ type Batch interface {
 // daemon's stop forever.
 const batchTimeout = lockWaitSeconds*time.Second + 55*time.Second
 
-// systemTables is go-iptables plus the iptables-save and iptables-restore
-// of the same backend.
+// systemTables is iptables-save and iptables-restore of one backend, with
+// go-iptables behind the Tables methods that Apply never calls on a Batch.
 type systemTables struct {
-	*iptables.IPTables
+	lazyTables
 	save, restore string
 }
 
@@ -48,21 +49,25 @@ var _ Batch = (*systemTables)(nil)
 // iptables-nft-restore, iptables-legacy gives iptables-legacy-restore, and
 // Debian's iptables alternative switches iptables-restore along with it.
 // When they are missing the plain per-rule *iptables.IPTables is returned.
+//
+// With save and restore, go-iptables is not opened here: iptables.New runs
+// `iptables --version`, one more program run (a tenth of a second on the
+// bench, more on a Pi) that the daemon's first apply, and so its first dial,
+// would wait for, and whose answer the batch path never uses.
 func newSystemTables(path string, proto iptables.Protocol) (Tables, error) {
 	full, err := exec.LookPath(path)
 	if err != nil {
 		return nil, err
 	}
-	ipt, err := iptables.New(iptables.Path(full), iptables.IPFamily(proto), iptables.Timeout(lockWaitSeconds))
-	if err != nil {
-		return nil, err
+	open := func() (*iptables.IPTables, error) {
+		return iptables.New(iptables.Path(full), iptables.IPFamily(proto), iptables.Timeout(lockWaitSeconds))
 	}
 	save, errSave := exec.LookPath(full + "-save")
 	restore, errRestore := exec.LookPath(full + "-restore")
 	if errSave != nil || errRestore != nil {
-		return ipt, nil
+		return open()
 	}
-	return &systemTables{IPTables: ipt, save: save, restore: restore}, nil
+	return &systemTables{lazyTables: lazyTables{open: sync.OnceValues(open)}, save: save, restore: restore}, nil
 }
 
 func (s *systemTables) Save(ctx context.Context) (string, error) {

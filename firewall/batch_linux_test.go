@@ -34,7 +34,13 @@ func TestSystemApplyExecs(t *testing.T) {
 func testSystemApplyExecs(t *testing.T, tp *topo, rs Ruleset) {
 	saves := map[string]string{}
 	for _, mode := range []string{"per-rule", "batch"} {
+		nOpen := tp.execCount()
 		v4, v6 := tp.tables()
+		if n := tp.execCount() - nOpen; n != 0 {
+			// go-iptables' `iptables --version` is for the per-rule
+			// path: opening must cost the daemon's first apply nothing.
+			t.Errorf("%s: opening the tables ran %d programs, want none", mode, n)
+		}
 		if mode == "per-rule" {
 			v4, v6 = perRule{v4}, perRule{v6}
 		}

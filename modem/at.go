@@ -21,6 +21,9 @@ type EngineOptions struct {
 	OnURC func(line string)
 	// Timeout is the default per-command timeout (5 s when zero).
 	Timeout time.Duration
+	// Guard is the modem's escape guard time, as the last bring-up set it
+	// (Info.EscapeGuard); zero is the modems' default, DefaultGuard.
+	Guard time.Duration
 }
 
 // Response is the reply to one command.
@@ -65,6 +68,9 @@ type Engine struct {
 	slice time.Duration // longest single Read, to notice ctx cancellation
 	quiet time.Duration // silence that ends the resync after a timeout
 	guard time.Duration // +++ guard time
+	// lastWrite is when a command was last written: the modem's guard
+	// silence before "+++" counts from there.
+	lastWrite time.Time
 
 	watchers map[int]func(string)
 	nextW    int
@@ -80,9 +86,13 @@ func NewEngine(p Port, opt EngineOptions) *Engine {
 	if t <= 0 {
 		t = 5 * time.Second
 	}
+	guard := opt.Guard
+	if guard <= 0 {
+		guard = DefaultGuard
+	}
 	return &Engine{
 		port: p, log: log, onURC: opt.OnURC, timeout: t,
-		slice: 50 * time.Millisecond, quiet: 300 * time.Millisecond, guard: time.Second,
+		slice: 50 * time.Millisecond, quiet: 300 * time.Millisecond, guard: guard,
 		watchers: map[int]func(string){},
 	}
 }
@@ -224,6 +234,7 @@ func (e *Engine) command(ctx context.Context, cmd string, timeout time.Duration)
 		return resp, fmt.Errorf("%s: %w", red, err)
 	}
 	e.log.Debug("at send", "cmd", red)
+	e.lastWrite = time.Now()
 	if _, err := e.port.Write([]byte(cmd + "\r")); err != nil {
 		return resp, fmt.Errorf("%s: write: %w", red, err)
 	}

@@ -49,6 +49,9 @@ type Info struct {
 	RSSI                          int
 	SignalDBM                     int
 	SignalKnown                   bool
+	// EscapeGuard is the "+++" guard time the modem took (ATS12); zero
+	// when it refused, so it keeps its default, DefaultGuard.
+	EscapeGuard time.Duration
 }
 
 // regPoll is how often registration is polled while waiting.
@@ -160,6 +163,18 @@ func ctxOr(ctx context.Context, err error) error {
 	return err
 }
 
+// DefaultGuard is the escape guard time of a modem whose S12 nobody set:
+// V.250's default of 50 fiftieths of a second.
+const DefaultGuard = time.Second
+
+// ShortGuard is the guard time bring-up asks for (ATS12=10). Each escape
+// from data mode after pppd died costs two guard times, which is most of a
+// redial with the default; a PPP stream never holds "+++" between two
+// silences (every frame starts and ends with a 0x7e flag), so a short guard
+// cannot be mistaken for data. The user's init strings come after and may
+// set S12 otherwise; an escape that gets no OK is retried with DefaultGuard.
+const ShortGuard = 200 * time.Millisecond
+
 // defaults sends the fixed init sequence, then the user's strings.
 func (b *bringup) defaults(ctx context.Context) error {
 	for _, c := range []string{"ATZ", "ATE0", "ATQ0 V1"} {
@@ -172,6 +187,11 @@ func (b *bringup) defaults(ctx context.Context) error {
 			return ctx.Err()
 		}
 		b.e.log.Warn("modem refuses numeric +CME errors; errors will be plain ERROR", "err", err)
+	}
+	if _, err := b.cmd(ctx, fmt.Sprintf("ATS12=%d", ShortGuard*50/time.Second)); err == nil {
+		b.info.EscapeGuard = ShortGuard
+	} else if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	for _, c := range b.cfg.Init {
 		if _, err := b.cmd(ctx, c); err != nil {

@@ -43,19 +43,30 @@ func Dial(ctx context.Context, e *Engine, dialString string, timeout time.Durati
 // hangupTimeout bounds ATH after the escape.
 const hangupTimeout = 2 * time.Second
 
+// escapeSlack is added to the guard time: the silence before "+++" covers a
+// command still leaving the tty's buffers, and the wait for the escape's OK
+// covers the modem's own timer and the line.
+const escapeSlack = 100 * time.Millisecond
+
 // Hangup brings a modem still in data mode (pppd died without dropping DTR)
-// back to command mode: a guard time of silence, "+++", another guard time,
-// then ATH. A modem already in command mode just answers ATH.
+// back to command mode: a guard time of silence, "+++", the modem's OK once
+// its guard time has passed, then ATH. A modem already in command mode just
+// answers ATH. The guard time is the engine's (ShortGuard once bring-up set
+// it), the silence before "+++" counts from the engine's last command (a
+// wake-up AT the data-mode modem swallowed), and the OK is awaited rather
+// than a second guard time slept: a redial waits for no more than the
+// modem's two guard times.
 func Hangup(ctx context.Context, e *Engine) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.drainUntil(ctx, e.guard, nil); err != nil {
-		return fmt.Errorf("hangup: %w", err)
+	ok, err := e.escape(ctx, e.guard)
+	if err == nil && !ok && e.guard < DefaultGuard {
+		// The modem may have lost its short guard time (a reset, or an
+		// init string setting S12): once more with the default.
+		e.log.Debug("no OK to +++ with the short guard time; escaping with the default", "guard", e.guard)
+		_, err = e.escape(ctx, DefaultGuard)
 	}
-	if _, err := e.port.Write([]byte("+++")); err != nil {
-		return fmt.Errorf("hangup: write +++: %w", err)
-	}
-	if err := e.drainUntil(ctx, e.guard, nil); err != nil {
+	if err != nil {
 		return fmt.Errorf("hangup: %w", err)
 	}
 	// A modem that ignored the escape will not answer ATH either: a short
@@ -64,6 +75,41 @@ func Hangup(ctx context.Context, e *Engine) error {
 		return fmt.Errorf("hangup: %w", err)
 	}
 	return nil
+}
+
+// escape keeps the line silent for guard (counted from the last write),
+// sends "+++" and waits for the modem's OK; ok reports whether it came.
+func (e *Engine) escape(ctx context.Context, guard time.Duration) (ok bool, err error) {
+	quiet := guard + escapeSlack
+	if !e.lastWrite.IsZero() {
+		quiet -= time.Since(e.lastWrite)
+	}
+	if err := e.drainUntil(ctx, max(quiet, 0), nil); err != nil {
+		return false, err
+	}
+	e.lastWrite = time.Now()
+	if _, err := e.port.Write([]byte("+++")); err != nil {
+		return false, fmt.Errorf("write +++: %w", err)
+	}
+	return e.awaitEscape(ctx, guard+escapeSlack)
+}
+
+// awaitEscape reads until the OK a modem sends on leaving data mode, or d
+// passes (a modem in command mode sends nothing for "+++").
+func (e *Engine) awaitEscape(ctx context.Context, d time.Duration) (bool, error) {
+	deadline := time.Now().Add(d)
+	for {
+		line, err := e.readLine(ctx, deadline, nil)
+		switch {
+		case errors.Is(err, errReadTimeout):
+			return false, nil
+		case err != nil:
+			return false, err
+		case line == "OK" || line == "0":
+			return true, nil
+		}
+		e.idle(line)
+	}
 }
 
 // Reset restarts the modem. full sends AT+CFUN=1,1: the modem reboots and its

@@ -20,6 +20,21 @@ func TestHangup(t *testing.T) {
 	}
 }
 
+func TestHangupFallsBackToDefaultGuard(t *testing.T) {
+	e, port, _, _ := newTestEngine(t, "hangup_fallback.txt", time.Second)
+	e.guard = 50 * time.Millisecond
+	start := time.Now()
+	if err := Hangup(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	port.check(t)
+	// The second "+++" follows the first after the default guard time of
+	// silence (its OK came at once from the script).
+	if el := time.Since(start); el < DefaultGuard {
+		t.Errorf("hangup took %v: the second escape did not keep the default guard time", el)
+	}
+}
+
 func TestReset(t *testing.T) {
 	defer func(d time.Duration) { cfunTimeout = d }(cfunTimeout)
 	cfunTimeout = 200 * time.Millisecond

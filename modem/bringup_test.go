@@ -37,6 +37,7 @@ var ident = Info{Manufacturer: "huawei", Model: "E3531", Revision: "22.521.23.00
 
 func withIdent(i Info) Info {
 	i.Manufacturer, i.Model, i.Revision = ident.Manufacturer, ident.Model, ident.Revision
+	i.EscapeGuard = ShortGuard // bringup_wake.txt's modem takes ATS12=10
 	return i
 }
 

@@ -1,9 +1,16 @@
 #!/bin/sh
 # carrier.sh: the carrier's side of the PPP link, run in the isp namespace on
 # /dev/ttyS1 (relayed by the simulated modem while a call is up). It waits
-# passively for the gateway's LCP, renegotiates when a new call starts, and
+# silently for the gateway's LCP, renegotiates when a new call starts, and
 # never exits: a real network does not go away when one call ends.
+#
+# silent, not passive: with passive, pppd sends Configure-Requests into the
+# line between calls (the modem drops them) and, once the gateway's request
+# arrives, only acks it and leaves its own to its 3 s restart timer, so every
+# dial waited a random 0 to 3 s that a real network's PPP peer (in the modem
+# or the GGSN), which answers the first request at once, never adds. silent
+# answers the gateway's first Configure-Request with its own at once.
 remote=${CELL_ADDR:-203.0.113.2}
-exec ip netns exec isp pppd /dev/ttyS1 115200 local noauth nodetach passive persist maxfail 0 holdoff 0 \
+exec ip netns exec isp pppd /dev/ttyS1 115200 local noauth nodetach silent persist maxfail 0 holdoff 0 \
   nodefaultroute noipdefault lcp-echo-interval 1 lcp-echo-failure 3 nodeflate nobsdcomp novj \
   ms-dns 198.51.100.53 +ipv6 ipv6 ::1,::2 "203.0.113.1:$remote" logfd 2 debug

@@ -224,6 +224,17 @@ func (d *Daemon) keepFirewall(ctx context.Context) {
 		return
 	}
 	every := time.Duration(d.cfg.Firewall.ReconcileInterval)
+	// The first apply has just converged the rules, and pppd starts now:
+	// the first check waits an interval rather than run iptables-save
+	// beside PPP's negotiation (on the bench, under emulation, each run
+	// takes a good part of a second of the only CPU). A cap change in
+	// between is applied at once.
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.capChanged:
+	case <-time.After(every):
+	}
 	for {
 		kctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)

@@ -182,6 +182,7 @@ func (d *Daemon) engine(p modem.Port) *modem.Engine {
 		Logger:  d.log.With("component", "at"),
 		Timeout: time.Duration(d.cfg.Modem.CommandTimeout),
 		OnURC:   func(line string) { d.log.Debug("unsolicited", "line", line) },
+		Guard:   d.st.escapeGuard(),
 	})
 }
 

@@ -108,6 +108,13 @@ func (s *state) setInfo(i modem.Info) { s.mu.Lock(); s.info = i; s.mu.Unlock() }
 func (s *state) setTTY(t string)      { s.mu.Lock(); s.tty = t; s.mu.Unlock() }
 func (s *state) netDevice() string    { s.mu.Lock(); defer s.mu.Unlock(); return s.netDev }
 
+// escapeGuard is the "+++" guard time the last bring-up set on the modem.
+func (s *state) escapeGuard() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info.EscapeGuard
+}
+
 func (s *state) setLink(l route.Link) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -173,12 +173,13 @@ func (m *Modem) dataFromDTE(now time.Time, b []byte) {
 	}
 }
 
-// watchEscape tracks "+++" preceded by GuardTime of silence; the escape
-// fires when GuardTime passes after it with no other byte.
+// watchEscape tracks "+++" preceded by the guard time (S12, or GuardTime)
+// of silence; the escape fires when the guard time passes after it with no
+// other byte.
 func (m *Modem) watchEscape(now time.Time, b []byte) {
 	for _, c := range b {
 		switch {
-		case c == '+' && m.v.plus == 0 && now.Sub(m.v.lastDTE) >= m.cfg.GuardTime:
+		case c == '+' && m.v.plus == 0 && now.Sub(m.v.lastDTE) >= m.guardTime():
 			m.v.plus = 1
 		case c == '+' && m.v.plus > 0 && m.v.plus < 3:
 			m.v.plus++
@@ -189,7 +190,7 @@ func (m *Modem) watchEscape(now time.Time, b []byte) {
 	}
 	m.v.escapeAt = time.Time{}
 	if m.v.plus == 3 {
-		m.v.escapeAt = now.Add(m.cfg.GuardTime)
+		m.v.escapeAt = now.Add(m.guardTime())
 	}
 }
 

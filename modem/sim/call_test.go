@@ -256,3 +256,50 @@ func TestFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestEscapeGuardS12: ATS12 sets the guard time as on a Hayes modem (in
+// fiftieths of a second), ATS12? reads it, and ATZ restores the default.
+func TestEscapeGuardS12(t *testing.T) {
+	cfg := fastConfig()
+	cfg.GuardTime = time.Second
+	b := start(t, cfg)
+	b.quiet()
+	if got := b.dte.cmd("ATS12?", "OK\r\n"); got != "\r\n050\r\n\r\nOK\r\n" {
+		t.Errorf("ATS12? = %q, want the config's 1 s as 050", got)
+	}
+	if got := b.dte.cmd("ATS12=300", "ERROR\r\n"); got != "\r\nERROR\r\n" {
+		t.Errorf("ATS12=300 = %q, want ERROR", got)
+	}
+	b.dte.cmd("ATS12=5", "OK\r\n") // 100 ms
+	b.online(t)
+	time.Sleep(150 * time.Millisecond) // more than S12's guard, less than the config's
+	start := time.Now()
+	b.dte.send("+++")
+	b.dte.expect("\r\nOK\r\n")
+	if el := time.Since(start); el < 100*time.Millisecond || el > 700*time.Millisecond {
+		t.Errorf("escape's OK after %v, want S12's 100 ms", el)
+	}
+	b.dte.cmd("ATH", "OK\r\n")
+	b.dte.cmd("ATZ", "OK\r\n")
+	b.quiet()
+	if got := b.dte.cmd("ATS12?", "OK\r\n"); got != "\r\n050\r\n\r\nOK\r\n" {
+		t.Errorf("ATS12? after ATZ = %q", got)
+	}
+}
+
+// TestDropDTR: the host dropping DTR ends a call with NO CARRIER (&D2), and
+// the carrier is told the session is gone.
+func TestDropDTR(t *testing.T) {
+	b := start(t, fastConfig())
+	b.quiet()
+	b.online(t)
+	b.m.DropDTR()
+	b.dte.expect("\r\nNO CARRIER\r\n")
+	if s := b.m.Snapshot(); s.CallUp || s.Online {
+		t.Errorf("after DropDTR: %+v", s)
+	}
+	b.m.DropDTR() // no call: nothing happens
+	if got := b.dte.cmd("AT", "OK\r\n"); got != "\r\nOK\r\n" {
+		t.Errorf("AT after DropDTR = %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -179,7 +180,9 @@ func (m *Modem) basic(now time.Time, name, arg string) ([]string, *result) {
 	case "Q":
 		m.v.quiet = n == 1
 	case "Z", "&F":
-		m.v.echo, m.v.verbose, m.v.quiet, m.v.cmee = true, true, false, 0
+		m.v.echo, m.v.verbose, m.v.quiet, m.v.cmee, m.v.s12 = true, true, false, 0, -1
+	case "S12":
+		return m.cmdS12(arg)
 	case "H":
 		if m.v.callUp {
 			m.hangup(now, "ATH", false)
@@ -205,6 +208,24 @@ func (m *Modem) basic(now time.Time, name, arg string) ([]string, *result) {
 		}
 		return nil, &resError
 	}
+	return nil, nil
+}
+
+// cmdS12 reads or sets the escape guard time (V.250 S12: fiftieths of a
+// second, 0 to 255), as Hayes modems do: "=n" sets it, "?" reads it.
+func (m *Modem) cmdS12(arg string) ([]string, *result) {
+	if arg == "?" {
+		n := m.v.s12
+		if n < 0 {
+			n = int(m.cfg.GuardTime * 50 / time.Second)
+		}
+		return []string{fmt.Sprintf("%03d", n)}, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(arg, "="))
+	if err != nil || n < 0 || n > 255 || !strings.HasPrefix(arg, "=") {
+		return nil, &resError
+	}
+	m.v.s12 = n
 	return nil, nil
 }
 

@@ -77,6 +77,7 @@ type volatile struct {
 	callUp, online       bool
 	lastDTE              time.Time
 	plus                 int
+	s12                  int // escape guard time in fiftieths of a second; -1: cfg.GuardTime
 	escapeAt, termAt     time.Time
 	up, down             pppScanner
 	bytesUp, bytesDown   int
@@ -132,7 +133,7 @@ func New(cfg Config) *Modem {
 // resetVolatile forgets everything a power cut or ATZ-level reset loses.
 func (m *Modem) resetVolatile() {
 	m.v = volatile{
-		echo: true, verbose: true, cfun: 1, lastStat: -1,
+		echo: true, verbose: true, cfun: 1, lastStat: -1, s12: -1,
 		regN:     map[string]int{},
 		contexts: map[int]pdpContext{},
 		simReady: m.sim.pin == "" && !m.sim.pukRequired && !m.sim.blocked,
@@ -158,6 +159,20 @@ func (m *Modem) SetFault(f Fault) {
 		if m.v.callUp {
 			m.hangup(time.Now(), "fault "+string(f), true)
 		}
+	}
+}
+
+// DropDTR is the host dropping DTR, which the emulated serial line cannot
+// carry: with &D2 (every dialer's setting) a call in progress ends with NO
+// CARRIER, as when a dialer's pppd closes the tty. The bench calls it once a
+// dialer has exited, so the next run starts from an idle modem whatever way
+// the last one left.
+func (m *Modem) DropDTR() {
+	m.mu.Lock()
+	defer m.wake()
+	defer m.mu.Unlock()
+	if m.v.callUp && m.powered {
+		m.hangup(time.Now(), "DTR dropped", true)
 	}
 }
 
@@ -422,4 +437,12 @@ func (m *Modem) toCarrier(b []byte) {
 		return
 	}
 	m.carOut = append(m.carOut, b...)
+}
+
+// guardTime is the escape's guard time: S12 when set, else the config's.
+func (m *Modem) guardTime() time.Duration {
+	if m.v.s12 < 0 {
+		return m.cfg.GuardTime
+	}
+	return time.Duration(m.v.s12) * time.Second / 50
 }
