@@ -165,7 +165,7 @@ func (in *inbound) download(t *testing.T, what, prefix string, size int) moved {
 	}
 	before := counters()
 	start := time.Now()
-	out := guest(t, in.ctx, in.vm, 90*time.Second, fmt.Sprintf(`%ssocat -T 10 -u TCP:%s:%d,connect-timeout=5 - | wc -c`, prefix, checker, splitPort))
+	out := guest(t, in.ctx, in.vm, 90*time.Second, fmt.Sprintf(`%ssocat -T 30 -u TCP:%s:%d,connect-timeout=5 - | wc -c`, prefix, checker, splitPort))
 	if n, _ := strconv.Atoi(strings.TrimSpace(out)); n != size {
 		t.Fatalf("%s: got %s bytes, want %d", what, strings.TrimSpace(out), size)
 	}
