@@ -74,6 +74,7 @@ func newMQTT(c MQTTConfig, o Options) (*mqttOut, error) {
 		AddBroker(c.Broker).
 		SetClientID(clientID(c, m.node)).
 		SetCleanSession(true).
+		SetStore(newCopyStore()).
 		SetWill(m.topic("availability"), "offline", 1, true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
