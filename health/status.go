@@ -345,8 +345,8 @@ func RenderStatus(w io.Writer, s Status) {
 		add("address", orDash(s.Link.Local)+" peer "+orDash(s.Link.Peer))
 	}
 	add("traffic", fmt.Sprintf("in %s, out %s", humanBytes(s.Link.BytesIn), humanBytes(s.Link.BytesOut)))
-	add("path", fmt.Sprintf("%s (%d rounds, probes used %s, ~%s/day)", orDash(s.Probes.State),
-		s.Probes.Rounds, humanBytes(s.Probes.BytesSpent), humanBytes(uint64(max(s.Probes.EstimatedBytesPerDay, 0)))))
+	add("path", fmt.Sprintf("%s (%d rounds, %d skipped for traffic, probes used %s, ~%s/day)", orDash(s.Probes.State),
+		s.Probes.Rounds, s.Probes.Skipped, humanBytes(s.Probes.BytesSpent), humanBytes(uint64(max(s.Probes.EstimatedBytesPerDay, 0)))))
 	for _, t := range s.Probes.Targets {
 		ok := "fail"
 		if t.OK {
@@ -425,7 +425,7 @@ func orDash(s string) string {
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 func humanBytes(n uint64) string {
-	const unit = 1024
+	const unit = 1000 // kB, MB: 10^3, 10^6, as the config's byte counts and the carriers'
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
@@ -434,7 +434,7 @@ func humanBytes(n uint64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 func addrText(a netip.Addr) string {
