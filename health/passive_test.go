@@ -57,8 +57,15 @@ func TestPassiveBacksOffOneWayTraffic(t *testing.T) {
 			t.Fatalf("alarms at seconds %v, want %v", alarms, want)
 		}
 	}
-	if w.observe(period(60, 1, 0)) != answered || w.after != 2*time.Second {
-		t.Errorf("an answer should restore the hold-off: %v", w.after)
+	w.observe(period(60, 1, 0))
+	if w.holdTx != 8*time.Second {
+		t.Errorf("an answer should not undo the back-off: %v", w.holdTx)
+	}
+	for s := 61; w.observe(period(s, 0, 10)) != suspect; s++ {
+	}
+	w.checked(false) // a real alarm: the path failed its round
+	if w.holdTx != 2*time.Second || w.holdStop != 2*time.Second {
+		t.Errorf("a real alarm should restore the hold-offs: %v %v", w.holdTx, w.holdStop)
 	}
 }
 

@@ -56,7 +56,8 @@ var ErrInvalidConfig = errors.New("invalid prober config")
 
 // DefaultProberConfig returns the config file's default probes on ppp0: two
 // ICMP targets and one TCP target on different networks, quorum 2, one round
-// a minute while healthy, well under 5 MB/day (see EstimateBytesPerDay).
+// of one target a minute while healthy, under 0.5 MB a day on a quiet link
+// (see EstimateBytesPerDay).
 func DefaultProberConfig() ProberConfig {
 	return NewProberConfig("ppp0", config.Default().Health.Probes)
 }
@@ -414,9 +415,11 @@ func (p *Prober) record(idx []int, res []probeResult) {
 		}
 	}
 	p.lastRoundOK = good >= min(p.cfg.Quorum, len(idx))
+	if p.suspect {
+		p.watch.checked(p.lastRoundOK)
+	}
 	if p.lastRoundOK {
 		p.good, p.bad = p.good+1, 0
-		p.watch.checked(p.suspect)
 		p.suspect = false
 	} else {
 		p.good, p.bad = 0, p.bad+1

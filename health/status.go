@@ -215,9 +215,9 @@ var (
 	descProbeRounds = prometheus.NewDesc("failberry_probe_rounds_total",
 		"Probe rounds run over the cellular link.", nil, nil)
 	descProbeBytes = prometheus.NewDesc("failberry_probe_bytes_total",
-		"Bytes the probes have used on the metered cellular link, counted at the IP layer.", nil, nil)
+		"Bytes the probes have sent and received on the metered cellular link, as measured per probe (IP headers and 8 bytes of PPP framing a packet included).", nil, nil)
 	descProbeBytesPerDay = prometheus.NewDesc("failberry_probe_estimated_bytes_per_day",
-		"Bytes a day the probes will use at their configured interval and targets.", nil, nil)
+		"Bytes a day the probes use on a quiet link at their interval, from each target's measured cost.", nil, nil)
 	descLadderStep = prometheus.NewDesc("failberry_ladder_step",
 		"1 for the recovery ladder step being tried, 0 for every other step; all 0 while no recovery attempt runs.",
 		[]string{"step"}, nil)
