@@ -20,12 +20,20 @@ const (
 	suspect                 // sent without answer, or a flow stopped: probe now
 )
 
-// passive is the traffic watch: packets coming back are proof that the path
-// works; packets going out with nothing back, or a flow of incoming packets
+// passive is the traffic watch: packets coming back (in a period that sent,
+// or after one) are proof that the path works; packets going out with nothing back, or a flow of incoming packets
 // that stops, for a hold-off are reason to probe at once. A download's
 // receiver sends nothing once the path dies (it has nothing to
 // acknowledge), so a flow that stops must be checked too, not only
 // requests left unanswered.
+//
+// Both rules want more than one period: a sender that gets no answer
+// tries again (TCP retransmits, resolvers retry), and a flow is incoming
+// packets in consecutive periods. A lone packet says nothing: an idle
+// link carries the odd one, IPv6 router solicitations that no carrier
+// answers (Linux sends them with a growing interval, forever) or a late
+// segment of some connection, and taking those for alarms would probe an
+// idle link at the failing cadence.
 //
 // Each rule has its own hold-off, which doubles (up to max, the healthy
 // interval) each time its alarm was false (the round passed) and goes back
@@ -39,7 +47,9 @@ type passive struct {
 	fired      *time.Duration // the hold-off whose rule raised the last alarm
 	lastRx     time.Time      // end of the last period with incoming packets
 	unanswered time.Time      // start of the first period sending without answer since
-	flowing    bool           // packets came in since the last check
+	txPeriods  int            // periods that sent since unanswered
+	rxRun      int            // consecutive periods with incoming packets, to lastRx
+	flowing    bool           // a flow came in since the last check
 }
 
 func newPassive(after, max time.Duration) passive {
@@ -49,13 +59,26 @@ func newPassive(after, max time.Duration) passive {
 // observe folds one period into the watch.
 func (w *passive) observe(t Traffic) verdict {
 	switch {
+	case t.RxPackets > 0 && t.TxPackets == 0 && w.unanswered.IsZero():
+		// Nothing asked for it: a router solicitation of the carrier's, a
+		// scan. It proves the link delivers, not that the internet answers.
+		return quiet
 	case t.RxPackets > 0:
-		w.lastRx, w.unanswered, w.flowing = t.To, time.Time{}, true
+		if t.From.Equal(w.lastRx) { // periods are contiguous: this one follows
+			w.rxRun++
+		} else {
+			w.rxRun = 1
+		}
+		w.lastRx, w.unanswered = t.To, time.Time{}
+		w.flowing = w.flowing || w.rxRun >= 2
 		return answered
-	case t.TxPackets > 0 && w.unanswered.IsZero():
-		w.unanswered = t.From
+	case t.TxPackets > 0:
+		if w.unanswered.IsZero() {
+			w.unanswered, w.txPeriods = t.From, 0
+		}
+		w.txPeriods++
 	}
-	if !w.unanswered.IsZero() && t.To.Sub(w.unanswered) >= w.holdTx {
+	if !w.unanswered.IsZero() && w.txPeriods >= 2 && t.To.Sub(w.unanswered) >= w.holdTx {
 		w.fired = &w.holdTx
 		return suspect
 	}
@@ -79,4 +102,21 @@ func (w *passive) checked(passed bool) {
 		*w.fired = min(2**w.fired, max(w.max, w.base))
 	}
 	w.fired = nil
+}
+
+// proven is called when a scheduled round passed: the path worked after
+// whatever the traffic left unanswered or a flow stopped, so neither is
+// reason to probe again. Without it, a flow that stopped just before a
+// scheduled round raises an alarm after it: stale evidence, and on an
+// idle link a round of every target after each scheduled one.
+func (w *passive) proven() {
+	w.unanswered, w.flowing = time.Time{}, false
+}
+
+// rule names the rule that raised the last alarm, for the debug log.
+func (w *passive) rule() string {
+	if w.fired == &w.holdTx {
+		return "sent without answer"
+	}
+	return "flow stopped"
 }

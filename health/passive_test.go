@@ -22,11 +22,18 @@ func TestPassiveWatch(t *testing.T) {
 	}
 	for name, c := range map[string][]obs{
 		"idle says nothing":           {{0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
-		"answers are proof":           {{3, 3, answered}, {1, 0, answered}, {5, 9, answered}},
+		"answers are proof":           {{3, 3, answered}, {0, 2, quiet}, {1, 0, answered}, {5, 9, answered}},
+		"unasked for is no answer":    {{1, 0, quiet}, {4, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
 		"sent without answer for 2 s": {{0, 4, quiet}, {0, 4, suspect}, {0, 4, suspect}},
-		"an answer in time clears":    {{0, 4, quiet}, {2, 0, answered}, {0, 4, quiet}, {0, 0, suspect}},
+		"an answer in time clears":    {{0, 4, quiet}, {2, 0, answered}, {0, 4, quiet}, {0, 1, suspect}},
+		// A lone packet out (a router solicitation nobody answers) or in (a
+		// late segment) is no reason to probe.
+		"one packet out":  {{0, 1, quiet}, {0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
+		"one period in":   {{1, 1, answered}, {0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
+		"two apart, in":   {{1, 1, answered}, {0, 0, quiet}, {1, 1, answered}, {0, 0, quiet}, {0, 0, quiet}},
+		"sent, then more": {{0, 1, quiet}, {0, 0, quiet}, {0, 1, suspect}},
 		// A download's receiver goes silent when the path dies.
-		"a flow that stops": {{9, 5, answered}, {0, 0, quiet}, {0, 0, suspect}, {0, 0, quiet}, {0, 0, quiet}},
+		"a flow that stops": {{9, 5, answered}, {9, 5, answered}, {0, 0, quiet}, {0, 0, suspect}, {0, 0, quiet}, {0, 0, quiet}},
 	} {
 		w := newPassive(2*time.Second, time.Minute)
 		for i, o := range c {
@@ -196,6 +203,27 @@ func TestProberIgnoresItsOwnProbes(t *testing.T) {
 	}
 }
 
+// A scheduled round that passes settles what traffic before it left open:
+// a flow that stopped just before the round raises no alarm after it.
+func TestProberPassingRoundSettlesTraffic(t *testing.T) {
+	c := &clock{}
+	c.set(0)
+	p := upProber(t, c)
+	p.Observe(period(10, 3, 1)) // a short flow, 10..11 s
+	c.set(11.5)
+	p.record(p.begin(), []probeResult{ok(time.Millisecond)}) // the scheduled round passes
+	for s := 12; s < 40; s++ {
+		c.set(float64(s + 1))
+		p.Observe(period(s, 0, 0))
+	}
+	if p.suspect {
+		t.Error("a passing round left the path suspect: the stopped flow before it still counted")
+	}
+	if w := p.wait(); w <= 0 {
+		t.Errorf("next round due in %v, want the healthy interval's rest", w)
+	}
+}
+
 // runProber runs p with a fake probe that answers after rtt while alive;
 // it returns the down transitions seen.
 func runProber(t *testing.T, cfg ProberConfig, alive *atomic.Bool, rtt time.Duration) (*Prober, func() []time.Time) {
@@ -239,12 +267,23 @@ func runProber(t *testing.T, cfg ProberConfig, alive *atomic.Bool, rtt time.Dura
 	return p, func() []time.Time { mu.Lock(); defer mu.Unlock(); return append([]time.Time(nil), downs...) }
 }
 
-// feed hands p one period of traffic per second for d, from the wall clock.
-func feed(p *Prober, d time.Duration, rx, tx uint64) {
+// feeder hands a prober one period of traffic per second from the wall
+// clock, each period starting where the last one ended (as the daemon's
+// sampler does).
+type feeder struct {
+	p    *Prober
+	last time.Time
+}
+
+func (f *feeder) feed(d time.Duration, rx, tx uint64) {
 	for end := time.Now().Add(d); time.Now().Before(end); {
-		from := time.Now()
-		time.Sleep(time.Second)
-		p.Observe(Traffic{From: from, To: time.Now(), RxPackets: rx, TxPackets: tx})
+		from := f.last
+		if from.IsZero() {
+			from = time.Now()
+		}
+		time.Sleep(time.Until(from.Add(time.Second)))
+		f.last = time.Now()
+		f.p.Observe(Traffic{From: from, To: f.last, RxPackets: rx, TxPackets: tx})
 	}
 }
 
@@ -272,10 +311,11 @@ func TestProberDiesUnderTraffic(t *testing.T) {
 	cfg := fastConfig()
 	p, downs := runProber(t, cfg, &alive, 10*time.Millisecond)
 	awaitUp(t, p)
-	feed(p, 2*time.Second, 10, 10)
+	f := &feeder{p: p}
+	f.feed(2*time.Second, 10, 10)
 	alive.Store(false)
 	died := time.Now()
-	go feed(p, 8*time.Second, 0, 10)
+	go f.feed(8*time.Second, 0, 10)
 	budget := cfg.SuspectAfter + time.Second + time.Duration(cfg.DownAfter)*cfg.FailingInterval + time.Second
 	for time.Since(died) < budget+2*time.Second && len(downs()) == 0 {
 		time.Sleep(20 * time.Millisecond)
@@ -296,13 +336,14 @@ func TestProberNoFalseDown(t *testing.T) {
 	p, downs := runProber(t, cfg, &alive, 800*time.Millisecond)
 	awaitUp(t, p)
 	rounds := p.Snapshot().Rounds
-	feed(p, 3*time.Second, 0, 0) // quiet
+	f := &feeder{p: p}
+	f.feed(3*time.Second, 0, 0) // quiet
 	if r := p.Snapshot().Rounds; r != rounds {
 		t.Errorf("%d rounds on a quiet link within 3 s of a 30 s interval", r-rounds)
 	}
-	feed(p, 2*time.Second, 20, 10) // a download...
-	feed(p, 3*time.Second, 0, 0)   // ...that stalls
-	feed(p, 2*time.Second, 20, 10) // ...and goes on
+	f.feed(2*time.Second, 20, 10) // a download...
+	f.feed(3*time.Second, 0, 0)   // ...that stalls
+	f.feed(2*time.Second, 20, 10) // ...and goes on
 	if r := p.Snapshot().Rounds; r == rounds {
 		t.Error("the stall was not checked")
 	}

@@ -84,14 +84,56 @@ func probeTCP(ctx context.Context, iface, addr string, timeout time.Duration) pr
 }
 
 // closeTCP ends the connection with a FIN and waits, at most until ctx
-// ends, for the peer's FIN, so the closing handshake is part of what the
-// kernel counted; then it returns the socket's cost from those counters.
+// ends, for the peer's FIN and for the acknowledgement of ours, so the whole
+// closing handshake is part of what the kernel counted; then it returns the
+// socket's cost from those counters. The wait matters for passive detection
+// too: a probe whose last segment arrives after the round looks like
+// traffic of the link's own.
 func closeTCP(ctx context.Context, c *net.TCPConn) int64 {
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 	_ = c.CloseWrite()
 	_, err := io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	if err == nil {
+		awaitFinAcked(ctx, c)
+	}
 	return tcpConnCost(c, err == nil)
+}
+
+// finPoll is how often awaitFinAcked looks at the socket's state: the
+// peer's acknowledgement follows its FIN by well under a round trip.
+const finPoll = 5 * time.Millisecond
+
+// The socket states of linux/tcp_states.h that mean our FIN was acknowledged
+// (or the connection is gone).
+const tcpTimeWait, tcpClose = 6, 7
+
+// awaitFinAcked waits until the kernel has our FIN acknowledged (the
+// socket in TIME_WAIT or closed), at most until ctx ends.
+func awaitFinAcked(ctx context.Context, c *net.TCPConn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(finPoll)
+	defer t.Stop()
+	for {
+		var state uint8
+		var gerr error
+		if cerr := raw.Control(func(fd uintptr) {
+			var ti *unix.TCPInfo
+			if ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); gerr == nil {
+				state = ti.State
+			}
+		}); cerr != nil || gerr != nil || state == tcpTimeWait || state == tcpClose {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // tcpConnCost reads the socket's TCP_INFO counters; the model when the

@@ -374,7 +374,7 @@ func (p *Prober) Observe(t Traffic) {
 	case suspect:
 		if !p.suspect && p.state != StateDown {
 			p.suspect, wake = true, true
-			p.logger.Debug("path suspect: traffic without answer", "since", t.To.Sub(p.watch.lastRx).Round(time.Second))
+			p.logger.Debug("path suspect", "rule", p.watch.rule(), "last_rx", t.To.Sub(p.watch.lastRx).Round(time.Second))
 		}
 	}
 	p.mu.Unlock()
@@ -415,8 +415,11 @@ func (p *Prober) record(idx []int, res []probeResult) {
 		}
 	}
 	p.lastRoundOK = good >= min(p.cfg.Quorum, len(idx))
-	if p.suspect {
+	switch {
+	case p.suspect:
 		p.watch.checked(p.lastRoundOK)
+	case p.lastRoundOK:
+		p.watch.proven() // what the traffic left open, the round settled
 	}
 	if p.lastRoundOK {
 		p.good, p.bad = p.good+1, 0
