@@ -59,11 +59,8 @@ func newPassive(after, max time.Duration) passive {
 // observe folds one period into the watch.
 func (w *passive) observe(t Traffic) verdict {
 	switch {
-	case t.RxPackets > 0 && t.TxPackets == 0 && w.unanswered.IsZero():
-		// Nothing asked for it: a router solicitation of the carrier's, a
-		// scan. It proves the link delivers, not that the internet answers.
-		return quiet
 	case t.RxPackets > 0:
+		asked := t.TxPackets > 0 || !w.unanswered.IsZero()
 		if t.From.Equal(w.lastRx) { // periods are contiguous: this one follows
 			w.rxRun++
 		} else {
@@ -71,6 +68,13 @@ func (w *passive) observe(t Traffic) verdict {
 		}
 		w.lastRx, w.unanswered = t.To, time.Time{}
 		w.flowing = w.flowing || w.rxRun >= 2
+		if !asked {
+			// Nothing went out that this answers: a router solicitation of
+			// the carrier's, a scan. It proves the link delivers, not that
+			// the internet answers, so it stands in for no probe; a flow
+			// of it that stops is still checked.
+			return quiet
+		}
 		return answered
 	case t.TxPackets > 0:
 		if w.unanswered.IsZero() {

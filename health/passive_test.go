@@ -23,7 +23,8 @@ func TestPassiveWatch(t *testing.T) {
 	for name, c := range map[string][]obs{
 		"idle says nothing":           {{0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
 		"answers are proof":           {{3, 3, answered}, {0, 2, quiet}, {1, 0, answered}, {5, 9, answered}},
-		"unasked for is no answer":    {{1, 0, quiet}, {4, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
+		"unasked for is no answer":    {{1, 0, quiet}, {0, 0, quiet}, {4, 0, quiet}, {0, 0, quiet}, {0, 0, quiet}},
+		"a one-way flow that stops":   {{9, 0, quiet}, {9, 0, quiet}, {0, 0, quiet}, {0, 0, suspect}},
 		"sent without answer for 2 s": {{0, 4, quiet}, {0, 4, suspect}, {0, 4, suspect}},
 		"an answer in time clears":    {{0, 4, quiet}, {2, 0, answered}, {0, 4, quiet}, {0, 1, suspect}},
 		// A lone packet out (a router solicitation nobody answers) or in (a
