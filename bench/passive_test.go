@@ -40,8 +40,10 @@ func defaultProbesConfig(tb testing.TB) string {
 
 // streamServer serves a slow stream from the internet host on port 8080:
 // 2000 bytes every 0.1 s (about 20 kB/s), pausing while /tmp/stall exists.
+// No ':' in the command: socat's address parser splits SYSTEM's argument
+// at it (an earlier "while :" served nothing at all).
 const streamServer = `exec ip netns exec isp socat TCP-LISTEN:8080,bind=198.51.100.10,fork,reuseaddr ` +
-	`SYSTEM:'while :; do if [ -e /tmp/stall ]; then sleep 0.1; continue; fi; head -c 2000 /dev/zero; sleep 0.1; done'`
+	`SYSTEM:'while true; do if [ -e /tmp/stall ]; then sleep 0.1; continue; fi; head -c 2000 /dev/zero; sleep 0.1; done'`
 
 // lanStream is the LAN host downloading that stream through the gateway.
 const lanStream = `exec ip netns exec lan socat -u TCP:198.51.100.10:8080,connect-timeout=5 OPEN:/dev/null`
@@ -185,7 +187,9 @@ func (pb *passiveBench) diesUnderTraffic() time.Duration {
 	if err != nil {
 		pb.tb.Fatal(err)
 	}
+	rx := pb.rxBytes()
 	time.Sleep(8 * time.Second) // the stream flows, the probes stand aside
+	pb.flowed(rx, 8*time.Second)
 	if n := len(pb.events("path-down")); n != downs {
 		pb.tb.Fatalf("path down under a working stream")
 	}
@@ -235,12 +239,35 @@ func (pb *passiveBench) stalls(n int) int64 {
 	if err != nil {
 		pb.tb.Fatal(err)
 	}
+	rx := pb.rxBytes()
 	time.Sleep(5 * time.Second)
+	pb.flowed(rx, 5*time.Second)
 	for range n {
 		pb.run(30*time.Second, `touch /tmp/stall; sleep 3; rm -f /tmp/stall; sleep 7`)
 	}
 	pb.run(10*time.Second, "kill "+strconv.Itoa(pid)+" 2>/dev/null; true")
 	return readCounts(pb.tb, pb.ctx, pb.vm, false).probe11 - before.probe11
+}
+
+// rxBytes is what the gateway's ppp0 has received.
+func (pb *passiveBench) rxBytes() int64 {
+	pb.tb.Helper()
+	out := pb.run(10*time.Second, `cat /sys/class/net/ppp0/statistics/rx_bytes`)
+	n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		pb.tb.Fatalf("ppp0 rx_bytes %q: %v", out, err)
+	}
+	return n
+}
+
+// flowed fails unless the stream brought at least half its rate in d since
+// ppp0 had received before: a scenario "under traffic" needs the traffic.
+func (pb *passiveBench) flowed(before int64, d time.Duration) {
+	pb.tb.Helper()
+	got, want := pb.rxBytes()-before, int64(d.Seconds()*10_000)
+	if got < want {
+		pb.tb.Fatalf("the stream did not flow: ppp0 received %d bytes in %v, want at least %d", got, d, want)
+	}
 }
 
 // idleBytes measures, at the carrier, what an idle link carries in d (the
