@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/bench"
-	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/modem/sim"
 )
 
@@ -60,7 +59,8 @@ func startBenchVM(b *testing.B, cfg sim.Config) (context.Context, *bench.VM) {
 		b.Fatal(err)
 	}
 	b.Cleanup(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	// 30 minutes: BenchmarkPassiveDetection measures an idle link for 10.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	b.Cleanup(cancel)
 	work := b.TempDir()
 	if keep := os.Getenv("FAILBERRY_BENCH_KEEP"); keep != "" {
@@ -445,38 +445,69 @@ func readFile(b *testing.B, path string) string {
 	return string(data)
 }
 
-// BenchmarkBlackholeDetection: the default probe settings against a path
-// that passes LCP but no IP, and what the probes cost a day.
-func BenchmarkBlackholeDetection(b *testing.B) {
+// BenchmarkPassiveDetection: the default probe settings (targets aside) on
+// one VM, in this order. (a) A path that dies while a LAN host streams about 20 kB/s is
+// declared down within 10 s: guest time from the carrier's black hole to
+// the daemon's path-down event, median of benchRuns. (b) What the probes
+// cost on an idle link, counted at the carrier (iptables counters on its
+// ppp interfaces, IP bytes plus 8 bytes of PPP framing a packet) over
+// FAILBERRY_BENCH_IDLE (default 10m), scaled to a day: at most 0.5 MB.
+// (c) No false down with a 2 s round trip on the carrier, nor with a
+// download that stalls for 3 s.
+func BenchmarkPassiveDetection(b *testing.B) {
 	ctx, vm := startBenchVM(b, sim.Config{})
-	cfg := strings.Replace(bench.DaemonConfig(""), `    interval: 5s
-    failing_interval: 1s
-    timeout: 1s
-    max_latency: 1s
-    down_after: 3
-    up_after: 1
-`, "", 1) // back to the defaults, targets aside
-	if err := vm.StartDaemon(ctx, cfg, "failberry.log"); err != nil {
-		b.Fatal(err)
+	base := passiveBench{tb: b, ctx: ctx, vm: vm}
+	base.setup(defaultProbesConfig(b))
+	// Sub-benchmarks share the boot; -bench 'BenchmarkPassiveDetection/idle'
+	// runs one.
+	sub := func(name string, f func(b *testing.B, pb *passiveBench)) {
+		b.Run(name, func(b *testing.B) {
+			pb := base
+			pb.tb = b
+			f(b, &pb)
+		})
 	}
-	if _, err := vm.Await(ctx, 90*time.Second, `grep -q 'msg="path-up' /mnt/failberry.log`); err != nil {
-		b.Fatal(err)
-	}
-	out, _ := vm.Run(ctx, 5*time.Second, `date -u +%Y-%m-%dT%H:%M:%S.%NZ`)
-	vm.Modem.SetFault(sim.FaultBlackhole)
-	faultAt, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(out))
-	if _, err := vm.Await(ctx, 5*time.Minute, `grep -q 'msg="path-down' /mnt/failberry.log`); err != nil {
-		b.Fatal(err)
-	}
-	log, _ := os.ReadFile(filepath.Join(vm.Work, "failberry.log"))
-	ts := logTimes(b, string(log), faultAt, `msg="path-down`)
-	def := health.DefaultProberConfig()
-	perDay := health.EstimateBytesPerDay(def)
-	b.ReportMetric(ts[0].Sub(faultAt).Seconds(), "blackhole-detect-s")
-	b.ReportMetric(float64(perDay)/1e6, "probe-MB/day")
-	b.Logf("black-holed path detected in %v with the default probes (interval %v, failing interval %v, down after %d)",
-		ts[0].Sub(faultAt).Round(time.Millisecond), def.Interval, def.FailingInterval, def.DownAfter)
-	b.Logf("default probes cost at most %.2f MB a day (budget 5 MB)", float64(perDay)/1e6)
+	sub("dies-under-traffic", func(b *testing.B, pb *passiveBench) {
+		var downs []time.Duration
+		for range benchRuns {
+			downs = append(downs, pb.diesUnderTraffic())
+		}
+		b.ReportMetric(median(downs).Seconds(), "down-under-traffic-s")
+		b.Logf("path dies under a 20 kB/s stream -> path-down: median %v, runs %v (target 10 s)",
+			median(downs).Round(time.Millisecond), roundAll(downs))
+		if median(downs) > 10*time.Second {
+			b.Errorf("a path that dies under traffic: median %v to path-down, over 10 s", median(downs).Round(time.Millisecond))
+		}
+	})
+	sub("slow-path", func(b *testing.B, pb *passiveBench) {
+		pb.noFalseDown("2 s round trip", func() {
+			n := pb.slowPath(90 * time.Second)
+			b.Logf("2 s round trip for 90 s with a LAN ping each second: no path-down; %d probe echo requests to the second target", n)
+			if n == 0 {
+				b.Error("no probes ran during the slow path: the check proves nothing")
+			}
+		})
+	})
+	sub("stalls", func(b *testing.B, pb *passiveBench) {
+		pb.noFalseDown("3 s stalls", func() {
+			n := pb.stalls(benchRuns)
+			b.Logf("%d 3 s stalls of a 20 kB/s download: no path-down; %d probe echo requests to the second target", benchRuns, n)
+			if n == 0 {
+				b.Error("no probes ran during the stalls: the check proves nothing")
+			}
+		})
+	})
+	sub("idle", func(b *testing.B, pb *passiveBench) {
+		idle := time.Duration(envInt("FAILBERRY_BENCH_IDLE_SECONDS", 600)) * time.Second
+		ip, framed, pkts := pb.idleBytes(idle)
+		perDay := float64(framed) * float64(24*time.Hour) / float64(idle)
+		b.ReportMetric(perDay/1e6, "idle-probe-MB/day")
+		b.Logf("idle link, %v at the carrier: %d packets, %d IP bytes, %d with PPP framing: %.3f MB a day (target 0.5 MB)",
+			idle, pkts, ip, framed, perDay/1e6)
+		if perDay > 500_000 {
+			b.Errorf("probes on an idle link cost %.3f MB a day, over 0.5 MB", perDay/1e6)
+		}
+	})
 }
 
 func envInt(name string, def int) int {

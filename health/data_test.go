@@ -66,10 +66,10 @@ func TestDataRender(t *testing.T) {
 	var b bytes.Buffer
 	RenderStatus(&b, s)
 	for _, want := range []string{
-		"in 762.9 MiB, out 47.7 MiB since 2026-03-01 (until 2026-04-01), 85.0% of the cap 953.7 MiB\n",
+		"in 800.0 MB, out 50.0 MB since 2026-03-01 (until 2026-04-01), 85.0% of the cap 1.0 GB\n",
 		"cap:          reached: allowlist in force until the next period or `failberry data reset`\n",
-		"  of which:   forwarded for the LAN 808.7 MiB, the Pi's own 1.9 MiB\n",
-		"  2026-03-02: in 2.9 KiB, out 1000 B: forwarded 2.9 KiB, the Pi's own 1.0 KiB (health port in 700 B)\n",
+		"  of which:   forwarded for the LAN 848.0 MB, the Pi's own 2.0 MB\n",
+		"  2026-03-02: in 3.0 kB, out 1.0 kB: forwarded 3.0 kB, the Pi's own 1.0 kB (health port in 700 B)\n",
 		"  2026-03-03: in 10 B, out 10 B: forwarded 0 B, the Pi's own 30 B (health port in 0 B)\n",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -71,15 +71,84 @@ func probeTCP(ctx context.Context, iface, addr string, timeout time.Duration) pr
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		b := tcpFailBytes(timeout)
+		b := tcpFailModel(timeout)
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			b = tcpRefusedBytes
+			b = wire(1, 0, tcpSynLen) + wire(1, 0, tcpSegLen) // SYN, RST
 		}
 		return probeResult{bytes: b, err: fmt.Errorf("probe tcp %s: %w", addr, err)}
 	}
 	rtt := time.Since(start)
-	c.Close()
-	return probeResult{rtt: rtt, bytes: tcpConnectBytes}
+	tc := c.(*net.TCPConn)
+	defer tc.Close()
+	return probeResult{rtt: rtt, bytes: closeTCP(ctx, tc)}
+}
+
+// closeTCP ends the connection with a FIN and waits, at most until ctx
+// ends, for the peer's FIN and for the acknowledgement of ours, so the whole
+// closing handshake is part of what the kernel counted; then it returns the
+// socket's cost from those counters. The wait matters for passive detection
+// too: a probe whose last segment arrives after the round looks like
+// traffic of the link's own.
+func closeTCP(ctx context.Context, c *net.TCPConn) int64 {
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	_ = c.CloseWrite()
+	_, err := io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	if err == nil {
+		awaitFinAcked(ctx, c)
+	}
+	return tcpConnCost(c, err == nil)
+}
+
+// finPoll is how often awaitFinAcked looks at the socket's state: the
+// peer's acknowledgement follows its FIN by well under a round trip.
+const finPoll = 5 * time.Millisecond
+
+// The socket states of linux/tcp_states.h that mean our FIN was acknowledged
+// (or the connection is gone).
+const tcpTimeWait, tcpClose = 6, 7
+
+// awaitFinAcked waits until the kernel has our FIN acknowledged (the
+// socket in TIME_WAIT or closed), at most until ctx ends.
+func awaitFinAcked(ctx context.Context, c *net.TCPConn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(finPoll)
+	defer t.Stop()
+	for {
+		var state uint8
+		var gerr error
+		if cerr := raw.Control(func(fd uintptr) {
+			var ti *unix.TCPInfo
+			if ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); gerr == nil {
+				state = ti.State
+			}
+		}); cerr != nil || gerr != nil || state == tcpTimeWait || state == tcpClose {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// tcpConnCost reads the socket's TCP_INFO counters; the model when the
+// kernel gives none. finIn: the peer's FIN was read (EOF).
+func tcpConnCost(c *net.TCPConn, finIn bool) int64 {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return tcpConnectModel
+	}
+	var ti *unix.TCPInfo
+	cerr := raw.Control(func(fd uintptr) { ti, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if cerr != nil || err != nil {
+		return tcpConnectModel
+	}
+	return tcpCost(ti, finIn)
 }
 
 // parseHTTPTarget accepts "http://host[:port][/path]" or "host[:port][/path]".
@@ -110,7 +179,9 @@ func httpRequest(addr string) string {
 }
 
 // probeHTTP sends a GET and counts 2xx as an answer; rtt is the time to the
-// status line. At most 64 KiB of the response is read.
+// status line. At most 64 KiB of the response is read. Its cost is what the
+// kernel counted for the socket once the server closed (Connection: close)
+// and the probe sent its FIN; the peer's ACK of that FIN comes after.
 func probeHTTP(ctx context.Context, iface, addr string, timeout time.Duration) probeResult {
 	hostport, _, err := parseHTTPTarget(addr)
 	if err != nil {
@@ -120,23 +191,24 @@ func probeHTTP(ctx context.Context, iface, addr string, timeout time.Duration) p
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
-		return probeResult{bytes: tcpFailBytes(timeout), err: fmt.Errorf("probe http %s: %w", addr, err)}
+		return probeResult{bytes: tcpFailModel(timeout), err: fmt.Errorf("probe http %s: %w", addr, err)}
 	}
-	defer c.Close()
+	tc := c.(*net.TCPConn)
+	defer tc.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 	req := httpRequest(addr)
 	if _, err := io.WriteString(c, req); err != nil {
-		return probeResult{bytes: tcpConnectBytes, err: fmt.Errorf("probe http %s: write: %w", addr, err)}
+		return probeResult{bytes: tcpConnCost(tc, false), err: fmt.Errorf("probe http %s: write: %w", addr, err)}
 	}
 	br := bufio.NewReader(io.LimitReader(c, 64<<10))
 	line, err := br.ReadString('\n')
 	rtt := time.Since(start)
 	if err != nil {
-		return probeResult{bytes: httpBytes(len(req), len(line)), err: fmt.Errorf("probe http %s: %w: %w", addr, ErrNoAnswer, err)}
+		return probeResult{bytes: closeTCP(ctx, tc), err: fmt.Errorf("probe http %s: %w: %w", addr, ErrNoAnswer, err)}
 	}
-	rest, _ := io.Copy(io.Discard, br)
-	used := httpBytes(len(req), len(line)+int(rest))
+	_, _ = io.Copy(io.Discard, br)
+	used := closeTCP(ctx, tc)
 	code := statusCode(line)
 	if code < 200 || code > 299 {
 		return probeResult{bytes: used, err: fmt.Errorf("probe http %s: status %d: %w", addr, code, ErrNoAnswer)}
@@ -184,17 +256,21 @@ func probeICMP(ctx context.Context, iface, addr string) probeResult {
 		return probeResult{err: fmt.Errorf("probe icmp %s: encoding the echo request: %w", addr, err)}
 	}
 	start := time.Now()
-	if _, err := conn.WriteTo(msg, dst); err != nil {
+	sent, err := conn.WriteTo(msg, dst)
+	if err != nil {
 		return probeResult{err: fmt.Errorf("probe icmp %s: send: %w", addr, err)}
 	}
+	used := icmpCost(sent)
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := conn.ReadFrom(buf)
 		if err != nil {
-			return probeResult{bytes: icmpEchoBytes, err: fmt.Errorf("probe icmp %s: %w: %w", addr, ErrNoAnswer, err)}
+			return probeResult{bytes: used, err: fmt.Errorf("probe icmp %s: %w: %w", addr, ErrNoAnswer, err)}
 		}
 		if isEchoReply(buf[:n], req, raw) {
-			return probeResult{rtt: time.Since(start), bytes: 2 * icmpEchoBytes}
+			// n is the ICMP message: both socket kinds hand it over
+			// without the IP header.
+			return probeResult{rtt: time.Since(start), bytes: used + icmpCost(n)}
 		}
 	}
 }

@@ -25,16 +25,35 @@ func testConfig() ProberConfig {
 	}
 }
 
+// allIdx is every target of p, as a round while not healthy probes them.
+func allIdx(p *Prober) []int {
+	idx := make([]int, len(p.cfg.Targets))
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// interval is the time from the last round's start to the next's.
+func interval(p *Prober) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.roundStart.IsZero() {
+		p.roundStart = p.now()
+	}
+	return p.dueLocked().Sub(p.roundStart)
+}
+
 // step feeds one round and returns (state, healthy, interval, change or nil).
 func step(p *Prober, res ...probeResult) (string, bool, time.Duration, *bool) {
-	p.record(res)
+	p.record(allIdx(p), res)
 	var ch *bool
 	select {
 	case v := <-p.Changes():
 		ch = &v
 	default:
 	}
-	return p.Snapshot().State, p.Healthy(), p.nextInterval(), ch
+	return p.Snapshot().State, p.Healthy(), interval(p), ch
 }
 
 func TestProberStateMachine(t *testing.T) {
@@ -100,7 +119,7 @@ func TestProberLossThreshold(t *testing.T) {
 		if i < 3 {
 			second = lost()
 		}
-		p.record([]probeResult{ok(ms), second, ok(ms)})
+		p.record(allIdx(p), []probeResult{ok(ms), second, ok(ms)})
 	}
 	if p.Healthy() {
 		t.Fatal("healthy although a quorum target exceeds MaxLoss")
@@ -111,7 +130,7 @@ func TestProberLossThreshold(t *testing.T) {
 	}
 	// After LossWindow more good rounds, the loss is gone and the path is up.
 	for range LossWindow {
-		p.record([]probeResult{ok(ms), ok(ms), ok(ms)})
+		p.record(allIdx(p), []probeResult{ok(ms), ok(ms), ok(ms)})
 	}
 	if !p.Healthy() {
 		t.Fatalf("not healthy after the loss left the window: %+v", p.Snapshot().Targets)
@@ -120,7 +139,7 @@ func TestProberLossThreshold(t *testing.T) {
 
 func TestProberByteCountingAndSnapshot(t *testing.T) {
 	p := NewProber(testConfig(), nil)
-	p.record([]probeResult{ok(time.Millisecond), lost(), {rtt: 5 * time.Millisecond, bytes: -7}})
+	p.record(allIdx(p), []probeResult{ok(time.Millisecond), lost(), {rtt: 5 * time.Millisecond, bytes: -7}})
 	s := p.Snapshot()
 	if s.BytesSpent != 140 {
 		t.Errorf("BytesSpent = %d, want 140 (negative counts ignored)", s.BytesSpent)
@@ -132,7 +151,15 @@ func TestProberByteCountingAndSnapshot(t *testing.T) {
 	if s.Targets[1].OK || s.Targets[1].Loss != 1 || s.Targets[2].LastRTT != 5*time.Millisecond {
 		t.Errorf("targets %+v", s.Targets)
 	}
-	if s.EstimatedBytesPerDay != EstimateBytesPerDay(testConfig()) {
+	// The status estimate takes the measured cost of the target that
+	// answered (100 B) and the model of the others (lost, or no count).
+	cfg := testConfig()
+	if want := EstimateBytesPerDay(cfg, func(t Target) int64 {
+		if t.String() == "icmp:192.0.2.1" {
+			return 100
+		}
+		return modelCost(t)
+	}); s.EstimatedBytesPerDay != want {
 		t.Errorf("EstimatedBytesPerDay = %d", s.EstimatedBytesPerDay)
 	}
 }
@@ -146,8 +173,8 @@ func TestProberReset(t *testing.T) {
 		t.Fatal("not up")
 	}
 	p.Reset()
-	if p.Healthy() || p.Snapshot().State != StateUnknown || p.nextInterval() != 10*time.Second {
-		t.Fatalf("after Reset: %+v interval %v", p.Snapshot(), p.nextInterval())
+	if p.Healthy() || p.Snapshot().State != StateUnknown || interval(p) != 10*time.Second {
+		t.Fatalf("after Reset: %+v interval %v", p.Snapshot(), interval(p))
 	}
 	select {
 	case <-p.resetCh:
@@ -253,31 +280,37 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEstimateBytesPerDay(t *testing.T) {
-	def := EstimateBytesPerDay(DefaultProberConfig())
-	if def <= 0 || def >= 5_000_000 {
-		t.Fatalf("default config uses %d bytes/day, want < 5 MB", def)
+	def := EstimateBytesPerDay(DefaultProberConfig(), nil)
+	if def <= 0 || def >= 500_000 {
+		t.Fatalf("default config uses %d bytes/day on a quiet link, want < 0.5 MB", def)
 	}
-	if EstimateBytesPerDay(ProberConfig{}) != def {
+	if EstimateBytesPerDay(ProberConfig{}, nil) != def {
 		t.Error("zero config should estimate like the defaults")
 	}
-	// Healthy day: 1440 rounds of 2 ICMP echoes+replies and one TCP connect.
-	healthy := int64(1440 * (2*2*icmpEchoBytes + tcpConnectBytes))
-	// Failing day: 8640 rounds of 2 unanswered echoes and 3 SYNs (sent at 0, 1 and 3 s).
-	failing := int64(8640 * (2*icmpEchoBytes + 3*tcpSynBytes))
-	if def != max(healthy, failing) {
-		t.Errorf("estimate %d, want max(%d, %d)", def, healthy, failing)
+	// A quiet day: 1440 rounds, each one target in turn.
+	cfg := DefaultProberConfig()
+	var sum int64
+	for _, tg := range cfg.Targets {
+		sum += modelCost(tg)
+	}
+	if want := 1440 * sum / int64(len(cfg.Targets)); def != want {
+		t.Errorf("estimate %d, want %d", def, want)
+	}
+	measured := EstimateBytesPerDay(cfg, func(Target) int64 { return 100 })
+	if measured != 1440*100 {
+		t.Errorf("estimate with 100 B probes = %d, want %d", measured, 1440*100)
 	}
 	fast := DefaultProberConfig()
 	fast.Interval = time.Second
-	if EstimateBytesPerDay(fast) <= def {
+	if EstimateBytesPerDay(fast, nil) <= def {
 		t.Error("a faster interval should cost more")
 	}
 }
 
-func TestTCPFailBytes(t *testing.T) {
-	for timeout, syns := range map[time.Duration]int{500 * time.Millisecond: 1, time.Second: 2, 3 * time.Second: 3, 7 * time.Second: 4} {
-		if got := tcpFailBytes(timeout); got != int64(syns*tcpSynBytes) {
-			t.Errorf("tcpFailBytes(%v) = %d, want %d SYNs", timeout, got, syns)
+func TestTCPFailModel(t *testing.T) {
+	for timeout, syns := range map[time.Duration]int64{500 * time.Millisecond: 1, time.Second: 2, 3 * time.Second: 3, 7 * time.Second: 4} {
+		if got := tcpFailModel(timeout); got != syns*(tcpSynLen+pppFraming) {
+			t.Errorf("tcpFailModel(%v) = %d, want %d SYNs", timeout, got, syns)
 		}
 	}
 }
@@ -285,7 +318,7 @@ func TestTCPFailBytes(t *testing.T) {
 func BenchmarkEstimateBytesPerDay(b *testing.B) {
 	var n int64
 	for b.Loop() {
-		n = EstimateBytesPerDay(DefaultProberConfig())
+		n = EstimateBytesPerDay(DefaultProberConfig(), nil)
 	}
 	b.ReportMetric(float64(n)/1e6, "MB/day")
 }
@@ -293,11 +326,11 @@ func BenchmarkEstimateBytesPerDay(b *testing.B) {
 // The budget check runs inside config.Parse, so its problem carries the
 // key's line: what `failberry check` prints.
 func TestCheckBudget(t *testing.T) {
-	src := "modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 1MB\n"
+	src := "modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 100kB\n"
 	_, err := config.Parse("f.yaml", []byte(src), CheckBudget)
-	want := "f.yaml:5: health.probes.budget_bytes_per_day: probing 3 targets every 1m uses about "
-	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "over the budget of 1.0 MB") {
-		t.Errorf("Parse with a 1 MB budget = %v, want %q...", err, want)
+	want := "f.yaml:5: health.probes.budget_bytes_per_day: probing one of 3 targets every 1m uses about 0.3 MB a day"
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "over the budget of 0.1 MB") {
+		t.Errorf("Parse with a 100 kB budget = %v, want %q...", err, want)
 	}
 	if _, err := config.Parse("f.yaml", []byte("modem:\n  apn: internet\n"), CheckBudget); err != nil {
 		t.Errorf("the defaults fail their own budget: %v", err)

@@ -17,10 +17,14 @@ type ProbeStats struct {
 	Healthy bool          `json:"healthy"`
 	Rounds  uint64        `json:"rounds"`
 	Targets []TargetStats `json:"targets"`
-	// BytesSpent counts bytes on the wire (IP and TCP/ICMP headers included,
-	// PPP framing not) since start, as estimated per probe.
+	// Skipped counts the healthy rounds that traffic coming back made
+	// unnecessary (passive detection).
+	Skipped uint64 `json:"skipped"`
+	// BytesSpent counts the bytes the probes sent and received since start,
+	// as the probes measured them (IP headers and PPP framing included).
 	BytesSpent uint64 `json:"bytes_spent"`
-	// EstimatedBytesPerDay is EstimateBytesPerDay of the running config.
+	// EstimatedBytesPerDay is EstimateBytesPerDay of the running config
+	// with each target's measured cost (the model until it answered).
 	EstimatedBytesPerDay int64 `json:"estimated_bytes_per_day"`
 }
 
@@ -32,8 +36,9 @@ func (p *Prober) Snapshot() ProbeStats {
 		State:                p.state,
 		Healthy:              p.state == StateUp,
 		Rounds:               p.rounds,
+		Skipped:              p.skipped,
 		BytesSpent:           p.bytes,
-		EstimatedBytesPerDay: EstimateBytesPerDay(p.cfg),
+		EstimatedBytesPerDay: EstimateBytesPerDay(p.cfg, p.measuredCostLocked),
 	}
 	for i, t := range p.cfg.Targets {
 		ts := p.targets[i]
@@ -42,59 +47,13 @@ func (p *Prober) Snapshot() ProbeStats {
 	return s
 }
 
-// Wire sizes used for byte accounting (IPv4, Linux TCP with timestamps).
-const (
-	icmpEchoBytes    = 20 + 8 + icmpPayloadLen // one echo request or reply
-	tcpSynBytes      = 60                      // 20 IP + 20 TCP + 20 options
-	tcpSegBytes      = 52                      // 20 IP + 20 TCP + 12 timestamp option
-	tcpConnectBytes  = 2*tcpSynBytes + tcpSegBytes + 3*tcpSegBytes
-	tcpRefusedBytes  = tcpSynBytes + 40
-	httpRespEstimate = 512 // a small status page, for estimates only
-)
-
-// tcpFailBytes estimates the SYNs sent before timeout gives up (Linux initial
-// RTO 1 s, doubling).
-func tcpFailBytes(timeout time.Duration) int64 {
-	syns, rto, elapsed := 1, time.Second, time.Second
-	for elapsed <= timeout {
-		syns++
-		rto *= 2
-		elapsed += rto
-	}
-	return int64(syns * tcpSynBytes)
-}
-
-func httpBytes(reqLen, respLen int) int64 {
-	segs := (respLen + 1447) / 1448
-	return int64(tcpConnectBytes + tcpSegBytes + reqLen + segs*tcpSegBytes + respLen + segs*tcpSegBytes)
-}
-
-// roundBytes returns the bytes of one round when every target answers and
-// when none does.
-func roundBytes(cfg ProberConfig) (ok, fail int64) {
-	for _, t := range cfg.Targets {
-		switch t.Kind {
-		case "icmp":
-			ok += 2 * icmpEchoBytes
-			fail += icmpEchoBytes
-		case "tcp":
-			ok += tcpConnectBytes
-			fail += tcpFailBytes(cfg.Timeout)
-		case "http":
-			ok += httpBytes(len(httpRequest(t.Addr)), httpRespEstimate)
-			fail += tcpFailBytes(cfg.Timeout)
+// measuredCostLocked is the average measured cost of t's answered probes,
+// the model before it answered; caller holds mu.
+func (p *Prober) measuredCostLocked(t Target) int64 {
+	for i, c := range p.cfg.Targets {
+		if c == t && p.cost[i].n > 0 {
+			return p.cost[i].sum / p.cost[i].n
 		}
 	}
-	return ok, fail
-}
-
-// EstimateBytesPerDay estimates the cellular data the probes use per day: the
-// larger of a healthy day (Interval, every target answers) and a failing day
-// (FailingInterval, no answers). PPP framing and the rounds spent recovering
-// (UpAfter rounds at FailingInterval) are not counted. Zero fields take defaults.
-func EstimateBytesPerDay(cfg ProberConfig) int64 {
-	cfg = cfg.withDefaults()
-	ok, fail := roundBytes(cfg)
-	day := int64(24 * time.Hour)
-	return max(day/int64(cfg.Interval)*ok, day/int64(cfg.FailingInterval)*fail)
+	return modelCost(t)
 }

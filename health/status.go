@@ -215,9 +215,9 @@ var (
 	descProbeRounds = prometheus.NewDesc("failberry_probe_rounds_total",
 		"Probe rounds run over the cellular link.", nil, nil)
 	descProbeBytes = prometheus.NewDesc("failberry_probe_bytes_total",
-		"Bytes the probes have used on the metered cellular link, counted at the IP layer.", nil, nil)
+		"Bytes the probes have sent and received on the metered cellular link, as measured per probe (IP headers and 8 bytes of PPP framing a packet included).", nil, nil)
 	descProbeBytesPerDay = prometheus.NewDesc("failberry_probe_estimated_bytes_per_day",
-		"Bytes a day the probes will use at their configured interval and targets.", nil, nil)
+		"Bytes a day the probes use on a quiet link at their interval, from each target's measured cost.", nil, nil)
 	descLadderStep = prometheus.NewDesc("failberry_ladder_step",
 		"1 for the recovery ladder step being tried, 0 for every other step; all 0 while no recovery attempt runs.",
 		[]string{"step"}, nil)
@@ -345,8 +345,8 @@ func RenderStatus(w io.Writer, s Status) {
 		add("address", orDash(s.Link.Local)+" peer "+orDash(s.Link.Peer))
 	}
 	add("traffic", fmt.Sprintf("in %s, out %s", humanBytes(s.Link.BytesIn), humanBytes(s.Link.BytesOut)))
-	add("path", fmt.Sprintf("%s (%d rounds, probes used %s, ~%s/day)", orDash(s.Probes.State),
-		s.Probes.Rounds, humanBytes(s.Probes.BytesSpent), humanBytes(uint64(max(s.Probes.EstimatedBytesPerDay, 0)))))
+	add("path", fmt.Sprintf("%s (%d rounds, %d skipped for traffic, probes used %s, ~%s/day)", orDash(s.Probes.State),
+		s.Probes.Rounds, s.Probes.Skipped, humanBytes(s.Probes.BytesSpent), humanBytes(uint64(max(s.Probes.EstimatedBytesPerDay, 0)))))
 	for _, t := range s.Probes.Targets {
 		ok := "fail"
 		if t.OK {
@@ -425,7 +425,7 @@ func orDash(s string) string {
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 func humanBytes(n uint64) string {
-	const unit = 1024
+	const unit = 1000 // kB, MB: 10^3, 10^6, as the config's byte counts and the carriers'
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
@@ -434,7 +434,7 @@ func humanBytes(n uint64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 func addrText(a netip.Addr) string {

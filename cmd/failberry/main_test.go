@@ -113,9 +113,9 @@ func TestCheckRefusesTargetsTheProberCannotRun(t *testing.T) {
 // The budget check uses the prober's own estimate (health.CheckBudget).
 func TestCheckProbeBudget(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "failberry.yaml")
-	os.WriteFile(path, []byte("modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 1MB\n"), 0o600)
+	os.WriteFile(path, []byte("modem:\n  apn: internet\nhealth:\n  probes:\n    budget_bytes_per_day: 100kB\n"), 0o600)
 	_, _, err := runCLI(t, "check", "--config", path)
-	if exitCode(err) != 3 || !strings.Contains(err.Error(), ":5: health.probes.budget_bytes_per_day: probing 3 targets every 1m uses about 2.3 MB a day") {
+	if exitCode(err) != 3 || !strings.Contains(err.Error(), ":5: health.probes.budget_bytes_per_day: probing one of 3 targets every 1m uses about 0.3 MB a day") {
 		t.Fatalf("want the budget refused with the prober's estimate, got %d %v", exitCode(err), err)
 	}
 }

@@ -180,16 +180,20 @@ type Probes struct {
 	Targets []target.Target `yaml:"targets" check:"targets" hint:"[\"icmp:1.1.1.1\", \"tcp:9.9.9.9:53\"]"`
 	// Quorum targets must answer for a round to count; default a majority.
 	Quorum          int            `yaml:"quorum" check:"1..1000" hint:"use how many targets must answer, at least 1 (default: a majority)"`
-	Interval        value.Duration `yaml:"interval" check:"1s.." hint:"60s"`         // while healthy
-	FailingInterval value.Duration `yaml:"failing_interval" check:"1s.." hint:"10s"` // while failing or recovering
-	Timeout         value.Duration `yaml:"timeout" check:"100ms.." hint:"3s"`
-	DownAfter       int            `yaml:"down_after" check:"1..1000" hint:"use a number of failed rounds of at least 1, such as 3"`
-	UpAfter         int            `yaml:"up_after" check:"1..1000" hint:"use a number of good rounds of at least 1, such as 2"`
+	Interval        value.Duration `yaml:"interval" check:"1s.." hint:"60s"`            // while healthy
+	FailingInterval value.Duration `yaml:"failing_interval" check:"1s.." hint:"2500ms"` // while failing, recovering or suspect
+	// SuspectAfter: traffic went out and nothing came back, or a flow
+	// stopped, for this long: probe at once (passive detection).
+	SuspectAfter value.Duration `yaml:"suspect_after" check:"1s.." hint:"2s"`
+	Timeout      value.Duration `yaml:"timeout" check:"100ms.." hint:"2500ms"`
+	DownAfter    int            `yaml:"down_after" check:"1..1000" hint:"use a number of failed rounds of at least 1, such as 3"`
+	UpAfter      int            `yaml:"up_after" check:"1..1000" hint:"use a number of good rounds of at least 1, such as 2"`
 	// MaxLoss is the loss ratio above which a target fails; MaxLatency the
 	// answer time.
 	MaxLoss    float64        `yaml:"max_loss" check:"loss" hint:"use a loss ratio from 0 to 1, such as 0.5"`
-	MaxLatency value.Duration `yaml:"max_latency" check:"1ms.." hint:"2s"`
-	// BudgetBytesPerDay caps the estimated probe traffic; 0 turns the check off.
+	MaxLatency value.Duration `yaml:"max_latency" check:"1ms.." hint:"2500ms"`
+	// BudgetBytesPerDay caps the estimated probe traffic of a quiet day
+	// (health.EstimateBytesPerDay); 0 turns the check off.
 	BudgetBytesPerDay value.Bytes `yaml:"budget_bytes_per_day"`
 }
 
@@ -246,8 +250,9 @@ func Default() Config {
 		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{
 			Targets:  []target.Target{{Kind: "icmp", Addr: "1.1.1.1"}, {Kind: "icmp", Addr: "8.8.8.8"}, {Kind: "tcp", Addr: "9.9.9.9:53"}},
 			Quorum:   2,
-			Interval: s(time.Minute), FailingInterval: s(10 * time.Second), Timeout: s(3 * time.Second),
-			DownAfter: 3, UpAfter: 2, MaxLoss: 0.5, MaxLatency: s(2 * time.Second), BudgetBytesPerDay: 5_000_000,
+			Interval: s(time.Minute), FailingInterval: s(2500 * time.Millisecond), SuspectAfter: s(2 * time.Second),
+			Timeout: s(2500 * time.Millisecond), DownAfter: 2, UpAfter: 2, MaxLoss: 0.5,
+			MaxLatency: s(2500 * time.Millisecond), BudgetBytesPerDay: 500_000,
 		}},
 		Recovery: Recovery{
 			Redial:     Budget{Attempts: 3, Backoff: s(5 * time.Second), MaxBackoff: s(time.Minute)},

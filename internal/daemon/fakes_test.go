@@ -383,16 +383,18 @@ func (l *fakeNetLink) Stop(time.Duration) error {
 type fakeProbers struct{ made chan *fakeProber }
 
 func (f *fakeProbers) make(cfg health.ProberConfig, _ *slog.Logger) PathProber {
-	p := &fakeProber{changes: make(chan bool, 1), iface: cfg.Interface}
+	p := &fakeProber{changes: make(chan bool, 1), iface: cfg.Interface, traffic: make(chan health.Traffic, 64)}
 	f.made <- p
 	return p
 }
 
-// fakeProber's verdicts are the test's: it sends them on changes.
+// fakeProber's verdicts are the test's: it sends them on changes. It
+// keeps the traffic the daemon handed it.
 type fakeProber struct {
 	iface   string // the interface its probes are bound to
 	changes chan bool
 	ok      atomic.Bool
+	traffic chan health.Traffic
 }
 
 func (p *fakeProber) Run(ctx context.Context) error { <-ctx.Done(); return nil }
@@ -400,6 +402,12 @@ func (p *fakeProber) Changes() <-chan bool          { return p.changes }
 func (p *fakeProber) CellularOK() bool              { return p.ok.Load() }
 func (p *fakeProber) Snapshot() health.ProbeStats   { return health.ProbeStats{} }
 func (p *fakeProber) verdict(up bool)               { p.ok.Store(up); p.changes <- up }
+func (p *fakeProber) Observe(t health.Traffic) {
+	select {
+	case p.traffic <- t:
+	default: // like the real one: never block the sampler
+	}
+}
 
 // fakeClock fires the waits it is told to hold only when the test says so
 // (fire); every other wait (backoffs) passes at once, and is recorded.

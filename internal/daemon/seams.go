@@ -126,6 +126,9 @@ type PathProber interface {
 	Changes() <-chan bool
 	CellularOK() bool
 	Snapshot() health.ProbeStats
+	// Observe takes the link's traffic since the last sample (passive
+	// detection); it must not block.
+	Observe(t health.Traffic)
 }
 
 // NewProber returns a prober for cfg, which has at least one target.

@@ -46,5 +46,6 @@ func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MB prints a byte count for messages.
+// MB prints a byte count for messages in MB: 10^6 bytes, as the status
+// and the carriers count, not MiB.
 func (b Bytes) MB() string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
