@@ -25,7 +25,8 @@ func dialWithChat(t *testing.T, ctx context.Context, vm *bench.VM) {
 	guest(t, ctx, vm, 5*time.Second, `iptables -t nat -A POSTROUTING -o ppp+ -j MASQUERADE && sysctl -qw net.ipv4.ip_forward=1`)
 	background(t, ctx, vm, "pppd-client.log", `exec pppd /dev/ttyUSB0 115200 local nocrtscts noauth nodetach noipdefault nodefaultroute `+
 		`lcp-echo-interval 1 lcp-echo-failure 3 nodeflate nobsdcomp novj logfd 2 connect "`+strings.ReplaceAll(chatDial, `"`, `\"`)+`"`)
-	waitGuest(t, ctx, vm, 30*time.Second, `ip -4 addr show dev ppp0 | grep -q 'inet 203.0.113.2'`)
+	// pppd sets the address before it sets the interface up: wait for both.
+	waitGuest(t, ctx, vm, 30*time.Second, `ip -4 addr show dev ppp0 | grep -q 'inet 203.0.113.2' && ip link show dev ppp0 | grep -q '[<,]UP[,>]'`)
 	guest(t, ctx, vm, 5*time.Second, `ip route replace default dev ppp0`)
 }
 
