@@ -260,11 +260,13 @@ func (pb *passiveBench) rxBytes() int64 {
 	return n
 }
 
-// flowed fails unless the stream brought at least half its rate in d since
-// ppp0 had received before: a scenario "under traffic" needs the traffic.
+// flowed fails unless the stream brought at least 2 kB/s in d since ppp0
+// had received before: a scenario "under traffic" needs the traffic. The
+// stream's nominal 20 kB/s is less under TCG (the guest's shell forks two
+// programs per 2000 bytes); CI saw 8.5 kB/s including the connect.
 func (pb *passiveBench) flowed(before int64, d time.Duration) {
 	pb.tb.Helper()
-	got, want := pb.rxBytes()-before, int64(d.Seconds()*10_000)
+	got, want := pb.rxBytes()-before, int64(d.Seconds()*2_000)
 	if got < want {
 		pb.tb.Fatalf("the stream did not flow: ppp0 received %d bytes in %v, want at least %d", got, d, want)
 	}
