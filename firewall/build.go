@@ -47,7 +47,7 @@ func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 	}
 	ownIn, ownOut := ownRules(w)
 	add(tableFilter, "INPUT", chainInput, append([]string{ownIn, hjump}, inputRules(p, w, v6)...))
-	add(tableFilter, "OUTPUT", chainOutput, []string{ownOut})
+	add(tableFilter, "OUTPUT", chainOutput, append([]string{ownOut}, redirectRules(p, v6)...))
 	add(tableFilter, "FORWARD", chainForward, fwd)
 	if !v6 {
 		if dnat := dnatRules(p, fws, w); len(dnat) > 0 {
@@ -63,6 +63,9 @@ func buildFamily(p Policy, fws []forward, v6 bool) Rules {
 		pre, out := markRules(p)
 		add(tableMangle, "PREROUTING", chainMarkIn, pre)
 		add(tableMangle, "OUTPUT", chainMarkOut, out)
+	}
+	if len(p.OutMarks) > 0 {
+		add(tableMangle, "POSTROUTING", chainMarkPost, outMarkRules(p))
 	}
 	if p.ClampMSS {
 		clamp := "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu"

@@ -153,6 +153,9 @@ type forward struct {
 // validateInbound checks the marks, forwards and DMZ hosts and returns the
 // forwards parsed. Every error is a *FieldError.
 func validateInbound(p Policy) ([]forward, error) {
+	if err := validateOutMarks(p); err != nil {
+		return nil, err
+	}
 	if err := validateMarks(p); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,15 @@ type Policy struct {
 	// MarkMask is the part of the mark failberry's marks live in; zero
 	// means DefaultMarkMask. The route side must match Mark/MarkMask.
 	MarkMask uint32
+	// OutMarks gives connections that start by leaving through an interface
+	// a mark of their own (see outMarkRules): gateway mode finds exactly the
+	// connections that went out over cellular by it.
+	OutMarks []InterfaceMark
+	// NoRedirects are interfaces out of which the Pi sends no ICMP or
+	// ICMPv6 redirect: where the primary router is on the LAN itself,
+	// forwarding a LAN host's packet to it out of the interface it came in
+	// on would otherwise teach the host to bypass the Pi.
+	NoRedirects []string
 
 	// Forwards are the ports forwarded from the WAN to LAN hosts. Explicit
 	// forwards win over the DMZ host.

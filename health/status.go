@@ -41,8 +41,22 @@ type RouteStatus struct {
 	// or "cellular"; empty in the other modes, where it follows the
 	// default route.
 	OwnTraffic string `json:"own_traffic,omitempty"`
-	// Wired is the wired path's probes in split mode.
+	// Wired is the primary path's probes in split and gateway mode.
 	Wired *ProbeStats `json:"wired,omitempty"`
+	// Uplink is gateway mode's decision; nil in the other modes.
+	Uplink *UplinkStatus `json:"uplink,omitempty"`
+}
+
+// UplinkStatus is which uplink carries the LAN's traffic in gateway mode.
+type UplinkStatus struct {
+	// Active is "primary" or "cellular", since Since.
+	Active string    `json:"active"`
+	Since  time.Time `json:"since"`
+	// BackAt is when traffic moves back to the primary if it keeps passing
+	// its probes (the hold); absent while it fails or traffic is on it.
+	BackAt *time.Time `json:"back_at,omitempty"`
+	// DrillUntil is a running drill's end.
+	DrillUntil *time.Time `json:"drill_until,omitempty"`
 }
 
 // InboundStatus says whether the internet can reach the house over the
@@ -227,6 +241,9 @@ var (
 		"Recovery steps taken since the daemon started, by step.", []string{"step"}, nil)
 	descOwnCellular = prometheus.NewDesc("failberry_own_traffic_cellular",
 		"1 while the Pi's own traffic leaves over cellular in split mode (the wired path fails), 0 while it leaves wired.", nil, nil)
+	descUplink = prometheus.NewDesc("failberry_active_uplink",
+		"1 for the uplink that carries the LAN's traffic in gateway mode (primary or cellular), 0 for the other.", []string{"uplink"}, nil)
+	descDrill = prometheus.NewDesc("failberry_drill_running", "1 while an outage drill makes the primary look down (gateway mode).", nil, nil)
 )
 
 // statusCollector exports one Status per scrape, as node_exporter's
@@ -236,7 +253,7 @@ type statusCollector struct{ src StatusSource }
 func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLinkUp, descSignal, descLinkBytes, descPathUp, descFirewall,
 		descProbeOK, descProbeRTT, descProbeLoss, descProbeRounds, descProbeBytes, descProbeBytesPerDay,
-		descLadderStep, descLadderAttempt, descRecoverySteps, descOwnCellular} {
+		descLadderStep, descLadderAttempt, descRecoverySteps, descOwnCellular, descUplink, descDrill} {
 		ch <- d
 	}
 	for _, d := range dataDescs {
@@ -287,6 +304,12 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	collectData(s.Data, emit)
 	if s.Route.OwnTraffic != "" {
 		emit(descOwnCellular, prometheus.GaugeValue, b2f(s.Route.OwnTraffic == "cellular"))
+	}
+	if u := s.Route.Uplink; u != nil {
+		for _, name := range []string{"primary", "cellular"} {
+			emit(descUplink, prometheus.GaugeValue, b2f(u.Active == name), name)
+		}
+		emit(descDrill, prometheus.GaugeValue, b2f(u.DrillUntil != nil))
 	}
 }
 
@@ -359,7 +382,21 @@ func RenderStatus(w io.Writer, s Status) {
 		if r.Wired != nil {
 			wired = r.Wired.State
 		}
-		add("own traffic", fmt.Sprintf("%s (split mode; wired path %s)", r.OwnTraffic, wired))
+		if r.Uplink == nil {
+			add("own traffic", fmt.Sprintf("%s (split mode; wired path %s)", r.OwnTraffic, wired))
+		}
+	}
+	if u := s.Route.Uplink; u != nil {
+		add("uplink", uplinkLine(u, s.Route.Wired))
+		if s.Route.Wired != nil {
+			for _, t := range s.Route.Wired.Targets {
+				ok := "fail"
+				if t.OK {
+					ok = "ok"
+				}
+				add("  primary "+t.Target, fmt.Sprintf("%s rtt %v loss %.0f%%", ok, t.LastRTT.Round(time.Millisecond), 100*t.Loss))
+			}
+		}
 	}
 	ladder := orDash(s.Ladder.Step)
 	if s.Ladder.Attempt > 0 {
@@ -442,4 +479,24 @@ func addrText(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// uplinkLine is gateway mode's status line: "cellular since 10:42:07 (drill
+// until 10:44:07; primary passing, back at 10:45:07)".
+func uplinkLine(u *UplinkStatus, primary *ProbeStats) string {
+	line := u.Active + " since " + u.Since.Local().Format(time.TimeOnly)
+	var notes []string
+	if u.DrillUntil != nil {
+		notes = append(notes, "drill until "+u.DrillUntil.Local().Format(time.TimeOnly))
+	}
+	if primary != nil {
+		notes = append(notes, "primary "+primary.State)
+	}
+	if u.BackAt != nil {
+		notes = append(notes, "back at "+u.BackAt.Local().Format(time.TimeOnly))
+	}
+	if len(notes) > 0 {
+		line += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return line
 }

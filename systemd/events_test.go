@@ -307,7 +307,8 @@ func TestUnitVerifies(t *testing.T) {
 func AllKinds() []Kind {
 	return []Kind{LinkUp, LinkDown, RecoveryStep, RecoveryExhausted, ModemError, SIMError,
 		RegistrationError, ConfigError, FirewallRepaired, PathDown, PathUp, DaemonStarted, DaemonStopped,
-		CarrierNAT, DNSPublished, DNSFailed, DataDaily, DataWarning, DataCapReached, DataCapLifted, OwnTraffic}
+		CarrierNAT, DNSPublished, DNSFailed, DataDaily, DataWarning, DataCapReached, DataCapLifted, OwnTraffic,
+		Failover, Failback}
 }
 
 // A subscriber sees what the journal gets: the same events, the flapping

@@ -42,4 +42,8 @@ var (
 	DataCapReached = Kind{Name: "data-cap-reached", ID: "29da89cf1a814949b174bd15495cbec1", Priority: journal.PriWarning}
 	DataCapLifted  = Kind{Name: "data-cap-lifted", ID: "4664544ba4ef47cca24eabc10b6c8fe2", Priority: journal.PriNotice}
 	OwnTraffic     = Kind{Name: "own-traffic", ID: "ee86b708f97043a78f319a0ff81be257", Priority: journal.PriNotice}
+	// Gateway mode's: traffic moved to cellular (the primary failed, or a
+	// drill made it look failed) and back to the primary.
+	Failover = Kind{Name: "failover", ID: "4f0d3c2be1a84c6f9a4f3c8e2d7b9a15", Priority: journal.PriWarning}
+	Failback = Kind{Name: "failback", ID: "b27e5a9d0c3f4e18a6d1f0b4c9e2a733", Priority: journal.PriNotice}
 )

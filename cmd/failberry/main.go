@@ -46,6 +46,7 @@ func commands() []command {
 		{"at", "send an AT command to the modem", cmdAT},
 		{"usb", "USB hub port power: status|off|on|cycle", cmdUSB},
 		{"data", "data meter: reset (count the period from zero, lift the cap)", cmdData},
+		{"drill", "rehearse an outage of the primary uplink (gateway mode): --for 2m", cmdDrill},
 		{"version", "print the version", cmdVersion},
 	}
 }

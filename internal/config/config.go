@@ -23,6 +23,7 @@ import (
 	"github.com/failberry/failberry/health/target"
 	"github.com/failberry/failberry/internal/config/value"
 	"github.com/failberry/failberry/internal/ddns"
+	"github.com/failberry/failberry/internal/failover"
 	"github.com/failberry/failberry/internal/notify"
 	"github.com/failberry/failberry/modem"
 )
@@ -32,13 +33,16 @@ const DefaultPath = "/etc/failberry/failberry.yaml"
 
 // Config is the whole daemon configuration, with defaults filled in.
 type Config struct {
-	Modem    Modem    `yaml:"modem"`
-	PPP      PPP      `yaml:"ppp"`
-	Route    Route    `yaml:"route"`
-	Firewall Firewall `yaml:"firewall"`
-	Health   Health   `yaml:"health"`
-	Recovery Recovery `yaml:"recovery"`
-	Meter    Meter    `yaml:"meter"`
+	Modem Modem `yaml:"modem"`
+	PPP   PPP   `yaml:"ppp"`
+	Route Route `yaml:"route"`
+	// Primary is the watch on the primary path in split and gateway mode
+	// (package failover owns the section).
+	Primary  failover.Config `yaml:"primary"`
+	Firewall Firewall        `yaml:"firewall"`
+	Health   Health          `yaml:"health"`
+	Recovery Recovery        `yaml:"recovery"`
+	Meter    Meter           `yaml:"meter"`
 	// DNS publishes the cellular address (package ddns owns the section).
 	DNS ddns.Config `yaml:"dns"`
 	// Notify takes events and state out: hooks, MQTT, a webhook (package
@@ -107,7 +111,7 @@ type PPP struct {
 // keeps "replace", what a config written before split existed meant; the
 // sample config of new installs says "split".
 type Route struct {
-	Mode   string `yaml:"mode" check:"replace|metric|split"`
+	Mode   string `yaml:"mode" check:"replace|metric|split|gateway"`
 	Metric int    `yaml:"metric" check:"1..2147483647" hint:"use a route metric from 1 upwards, such as 50"`
 	IPv6   bool   `yaml:"ipv6"`
 	// WiredInterface is where the main router is: connections that come in
@@ -243,8 +247,9 @@ func Default() Config {
 	return Config{
 		Modem: Modem{Kind: "auto", NetcardInterface: "cell0", Device: "auto", Interface: -1, Baud: 115200, PDPType: "IP", DialString: "*99***1#",
 			RegistrationTimeout: s(90 * time.Second), CommandTimeout: s(5 * time.Second)},
-		PPP:   PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
-		Route: Route{Mode: "replace", Metric: 50, IPv6: true, WiredInterface: "eth0"},
+		PPP:     PPP{PPPD: "/usr/sbin/pppd", LCPEchoInterval: 10, LCPEchoFailure: 3},
+		Route:   Route{Mode: "replace", Metric: 50, IPv6: true, WiredInterface: "eth0"},
+		Primary: failover.DefaultConfig(),
 		Firewall: Firewall{Enabled: true, LAN: []string{"eth0"}, InboundICMP: true, IPv6: true, ClampMSS: true, SNATForwards: true,
 			ReconcileInterval: s(30 * time.Second)},
 		Health: Health{Listen: ":9000", StatusListen: "127.0.0.1:9001", Probes: Probes{

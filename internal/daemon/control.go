@@ -33,6 +33,8 @@ func (d *Daemon) controlServer() (*http.Server, error) {
 	mux.Handle("GET /status", health.NewStatusHandler(d))
 	mux.HandleFunc("POST /at", d.handleAT)
 	mux.HandleFunc("POST /data/reset", d.handleDataReset)
+	mux.HandleFunc("POST /drill", d.handleDrill)
+	mux.HandleFunc("DELETE /drill", d.handleDrill)
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/ddns"
+	"github.com/failberry/failberry/internal/failover"
 	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/meter"
 	"github.com/failberry/failberry/internal/notify"
@@ -61,6 +62,7 @@ type Options struct {
 	Run            Runner           // the reboot command
 	NewProber      NewProber        // the cellular path's probes
 	FlushConntrack FlushConntrack   // conntrack entries of a lost address
+	ForgetMarked   ForgetMarked     // conntrack entries by mark (failback)
 	LinkStats      linkstats.Reader // the cellular link's traffic counters
 	// After is the clock of the waits that decide recovery: the backoffs
 	// between ladder steps, healthy_after and the link-up timeout.
@@ -110,6 +112,9 @@ func (o Options) withDefaults() Options {
 	if o.FlushConntrack == nil {
 		o.FlushConntrack = firewall.FlushConntrack
 	}
+	if o.ForgetMarked == nil {
+		o.ForgetMarked = firewall.ForgetMarked
+	}
 	if o.LinkStats == nil {
 		o.LinkStats = linkstats.Netlink{}
 	}
@@ -148,12 +153,17 @@ type Daemon struct {
 	slot   modemSlot  // held while anyone talks AT to the modem, `failberry at` too
 	prober PathProber // the current session's, nil while offline
 
-	// Split mode: the wired path's probes (nil in other modes), whether the
-	// Pi's own traffic leaves over cellular now, and the nudge that makes
-	// the main loop re-apply the steering when that changes.
-	wiredProber    PathProber
-	ownViaCellular atomic.Bool
-	steerChanged   chan struct{}
+	// Split and gateway mode (primary.go): the primary path's probes (nil
+	// in other modes), the decision (under st.mu), whether the failover
+	// traffic leaves over cellular now, the nudge that makes the main loop
+	// re-apply the steering when that changes, the conntrack flush that a
+	// failback owes, and the drill's requests.
+	wiredProber   PathProber
+	failover      failover.State
+	viaCellular   atomic.Bool
+	steerChanged  chan struct{}
+	forgetPending atomic.Bool
+	drills        chan drillReq
 
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
 	fwErr  error
@@ -190,6 +200,7 @@ func New(opts Options) (*Daemon, error) {
 		st:           newState(),
 		slot:         newModemSlot(),
 		steerChanged: make(chan struct{}, 1),
+		drills:       make(chan drillReq),
 		rules:        rules,
 		routes:       opts.Routes,
 		ladder:       NewLadder(cfg.Recovery),
@@ -200,6 +211,7 @@ func New(opts Options) (*Daemon, error) {
 		},
 		pins: modem.NewFilePINStore(filepath.Join(cfg.StateDir, "rejected-pins")),
 	}
+	d.forgetPending.Store(route.Mode(cfg.Route.Mode) == route.ModeGateway) // what a crashed run left
 	if cfg.Recovery.Reboot.Enabled {
 		d.reboot.MaxPerDay = cfg.Recovery.Reboot.MaxPerDay
 	}
@@ -267,7 +279,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() { d.sampleTraffic(ctx) })
 	wg.Go(func() { d.out.Run(ctx) })
 	wg.Go(func() { d.runMeter(ctx) })
-	wg.Go(func() { d.watchWired(ctx) })
+	wg.Go(func() { d.watchPrimary(ctx) })
 	d.supervise(ctx)
 	wg.Wait()
 	d.flushMeter() // the sampler has stopped: nothing counted is lost

@@ -64,6 +64,9 @@ func firewallPolicy(c config.Config, wan string) firewall.Policy {
 	if w := c.Route.WiredInterface; w != "" {
 		p.Marks = append([]firewall.InterfaceMark{{Interface: w, Mark: route.MarkWired}}, p.Marks...)
 	}
+	if route.Mode(c.Route.Mode) == route.ModeGateway {
+		gatewayPolicy(&p, c, wan)
+	}
 	return p
 }
 

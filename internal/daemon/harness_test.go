@@ -97,6 +97,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 	cfg.Recovery.PowerCycle.Budget = config.Budget{Attempts: 1}
 	cfg.Recovery.Reboot.Enabled = false
 	cfg.Notify.Hooks.Dir = "" // never the host's /etc/failberry/hooks.d
+	cfg.Primary.Hold = s(100 * time.Millisecond)
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -107,8 +108,12 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 		Firewall: fakeFirewall{h.rec}, USB: h.usb, NewProber: h.probers.make,
 		Run:            func(_ context.Context, argv []string) ([]byte, error) { h.rec.add("run %v", argv); return nil, nil },
 		FlushConntrack: func(a netip.Addr) (uint, error) { h.rec.add("conntrack flush %s", a); return 0, nil },
-		LinkStats:      h.traffic,
-		After:          h.clock.After,
+		ForgetMarked: func(mark, mask uint32) (uint, error) {
+			h.rec.add("conntrack forget mark %#x/%#x, own traffic on cellular %v", mark, mask, h.routes.steer().Own)
+			return 0, nil
+		},
+		LinkStats: h.traffic,
+		After:     h.clock.After,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 // ready (a point-to-point link: direct routes, IPv6 only with a global
 // address; a network card: via the stick's router).
 func (d *Daemon) replyPolicy(cell route.Link) (route.Policy, error) {
-	p := route.Policy{Steer: steerFor(d.cfg, d.cellKind(), d.ownViaCellular.Load())}
+	p := route.Policy{Steer: steerFor(d.cfg, d.cellKind(), d.viaCellular.Load())}
 	var err error
 	if wired := d.cfg.Route.WiredInterface; wired != "" {
 		var v4, v6 route.Hop
@@ -44,6 +44,8 @@ func (d *Daemon) applyReplies(cell route.Link) {
 	p, err := d.replyPolicy(cell)
 	if aerr := d.routes.ApplyReplies(p); aerr != nil {
 		err = aerr
+	} else if !p.Steer.Own {
+		d.forgetCellularConnections() // failback's, once the routes have moved
 	}
 	d.replyErrChanged(err, "reply routing")
 }

@@ -137,6 +137,10 @@ type NewProber func(cfg health.ProberConfig, logger *slog.Logger) PathProber
 // FlushConntrack forgets the connections of addr, returning how many.
 type FlushConntrack func(addr netip.Addr) (uint, error)
 
+// ForgetMarked forgets the connections whose mark within mask is mark,
+// returning how many.
+type ForgetMarked func(mark, mask uint32) (uint, error)
+
 // systemSerial opens the real ttys.
 type systemSerial struct{}
 

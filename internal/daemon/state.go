@@ -180,9 +180,9 @@ func (d *Daemon) Status() health.Status {
 		out.Link.Local, out.Link.Peer = s.link.Local.String(), s.link.Peer.String()
 		out.Link.Uptime = time.Since(s.linkSince).Round(time.Second).String()
 	}
-	prober, wired, link, traffic := d.prober, d.wiredProber, s.link, s.traffic
+	prober, wired, link, traffic, fo := d.prober, d.wiredProber, s.link, s.traffic, d.failover
 	s.mu.Unlock()
-	out.Route = health.RouteStatus{Mode: d.cfg.Route.Mode, OwnTraffic: d.ownTrafficVia()}
+	out.Route = health.RouteStatus{Mode: d.cfg.Route.Mode, OwnTraffic: d.trafficVia(), Uplink: uplinkStatus(d.cfg, fo)}
 	if wired != nil {
 		w := wired.Snapshot()
 		out.Route.Wired = &w

@@ -29,7 +29,15 @@ const (
 	// the Pi forwards takes the cellular link, through the policy rules of
 	// Steer and the cellular link's own table. The Manager adds nothing.
 	ModeSplit Mode = "split"
+	// ModeGateway is split's routing with the failover decided per host on
+	// the Pi: forwarded traffic too leaves through the main table (the
+	// primary) until the primary fails. The Manager adds nothing either.
+	ModeGateway Mode = "gateway"
 )
+
+// Steered says whether the mode routes by Steer's policy rules and leaves
+// the main table alone.
+func (m Mode) Steered() bool { return m == ModeSplit || m == ModeGateway }
 
 // ErrLinkNotReady is returned by Apply for a link that does not exist, is
 // down or has no IPv4 address yet: callers wait for the next link event.
@@ -59,7 +67,7 @@ func NewManager(h *netlink.Handle, mode Mode, metric int, logger *slog.Logger) *
 	if h == nil {
 		h = &netlink.Handle{}
 	}
-	if mode != ModeMetric && mode != ModeSplit {
+	if mode != ModeMetric && !mode.Steered() {
 		mode = ModeReplace
 	}
 	if logger == nil {
@@ -79,7 +87,7 @@ func (m *Manager) Apply(l Link) error {
 	if !l.Ready() {
 		return fmt.Errorf("default route via %s: %w", l.Name, ErrLinkNotReady)
 	}
-	if m.mode == ModeSplit {
+	if m.mode.Steered() {
 		return nil
 	}
 	var errs []error

@@ -58,6 +58,10 @@ const (
 	MarkWired uint32 = 0x01000000
 	// MarkCellular marks connections that came in on the cellular link.
 	MarkCellular uint32 = 0x02000000
+	// MarkOutCellular marks connections that started by leaving over the
+	// cellular link (gateway mode): failback removes exactly those from
+	// conntrack. No rule routes by it.
+	MarkOutCellular uint32 = 0x03000000
 )
 
 // Rule priorities and routing tables that failberry owns: every rule with a

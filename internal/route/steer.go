@@ -55,7 +55,9 @@ type Steer struct {
 	Own bool
 }
 
-func (s Steer) set() bool { return len(s.Forward) > 0 || s.Own }
+// set: a Steer with only Cellular (gateway mode while the primary works)
+// still needs the rule of the sockets bound to the cellular link.
+func (s Steer) set() bool { return len(s.Forward) > 0 || s.Own || s.Cellular != "" }
 
 // Validate reports steering the kernel cannot express (a wildcard LAN
 // name: a policy rule matches exact names only). The config check and Apply

@@ -1,0 +1,78 @@
+package firewall
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestSystemForgetMarked is gateway mode's failback in a namespace set: the
+// connections that went out by the WAN (a LAN host's and the gateway's own)
+// carry the out-mark and are the only ones ForgetMarked removes; a
+// connection that came in on the WAN (the health check) keeps its own mark
+// and stays, and so does one that never touched the WAN.
+func TestSystemForgetMarked(t *testing.T) {
+	const mask, in, out = 0x0f000000, 0x02000000, 0x03000000
+	forEachBackend(t, func(t *testing.T, tp *topo) {
+		serveTCP(t, tp.inet, ":8080")
+		serveTCP(t, tp.gw, ":9000")
+		serveTCP(t, tp.gw, ":2222")
+		p := tp.policy
+		p.Marks = []InterfaceMark{{Interface: "eth0", Mark: 0x01000000}, {Interface: "ppp0", Mark: in}}
+		p.MarkMask = mask
+		p.OutMarks = []InterfaceMark{{Interface: "ppp0", Mark: out}}
+		if err := tp.firewall().Apply(context.Background(), tp.ruleset(p)); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		for _, f := range []struct{ fam, inet, gwWAN, gwLAN string }{
+			{"ipv4", "203.0.113.2", "203.0.113.1", "192.168.50.1"},
+			{"ipv6", "2001:db8::2", "2001:db8::1", "fd50::1"},
+		} {
+			for _, c := range []struct{ ns, dst string }{
+				{tp.lan, net.JoinHostPort(f.inet, "8080")},  // forwarded out by the WAN
+				{tp.gw, net.JoinHostPort(f.inet, "8080")},   // the gateway's own, out by the WAN
+				{tp.inet, net.JoinHostPort(f.gwWAN, "9000")}, // in on the WAN
+				{tp.lan, net.JoinHostPort(f.gwLAN, "2222")},  // never on the WAN
+			} {
+				if _, err := dialTCP(t, c.ns, "", c.dst, openWait, true); err != nil {
+					t.Fatalf("%s: connection to %s: %v", f.fam, c.dst, err)
+				}
+			}
+		}
+		list := func(fam string) []string {
+			var lines []string
+			for _, l := range strings.Split(run(t, "ip", "netns", "exec", tp.gw, "conntrack", "-L", "-p", "tcp", "-f", fam), "\n") {
+				if strings.Contains(l, "dport=8080") || strings.Contains(l, "dport=9000") || strings.Contains(l, "dport=2222") {
+					lines = append(lines, l)
+				}
+			}
+			return lines
+		}
+		marked := func(l string) bool { return strings.Contains(l, "mark=50331648 ") } // 0x03000000
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			n := 0
+			for _, l := range list(fam) {
+				if marked(l) != strings.Contains(l, "dport=8080") {
+					t.Errorf("%s before: %q: want the out-mark exactly on connections out by the WAN", fam, l)
+				}
+				if marked(l) {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Fatalf("%s: %d connections carry the out-mark, want 2:\n%s", fam, n, strings.Join(list(fam), "\n"))
+			}
+		}
+		var n uint
+		if err := inNS(tp.gw, func() (err error) { n, err = ForgetMarked(out, mask); return err }); err != nil || n != 4 {
+			t.Fatalf("ForgetMarked = %d, %v; want 4 (two per family)", n, err)
+		}
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			left := list(fam)
+			if len(left) != 2 || strings.Contains(strings.Join(left, "\n"), "dport=8080") {
+				t.Errorf("%s after: want the 9000 and 2222 connections alone, got:\n%s", fam, strings.Join(left, "\n"))
+			}
+		}
+	})
+}
