@@ -52,11 +52,12 @@ test: lint unit fuzz e2e
 
 # bench: the speed and memory figures. Unit benchmarks first (health endpoint
 # p99 under 1,000 idle connections, probe bytes a day, firewall apply), then
-# the bench VM's: dial vs wvdial, redial, hang recovery, black-hole detection.
+# the bench VM's: dial vs wvdial, redial, hang recovery, black-hole detection,
+# gateway mode's failover and failback.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./health/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./firewall/ ./modem/
-	$(GO) test -count=1 -tags bench -run '^$$' -bench . -benchtime 1x -timeout 40m ./bench/
+	$(GO) test -count=1 -tags bench -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
 
 demo: deps
 	$(GO) run ./bench/demo

@@ -130,7 +130,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func setupNetworks(t *testing.T, ctx context.Context, vm *bench.VM) {
+func setupNetworks(t testing.TB, ctx context.Context, vm *bench.VM) {
 	t.Helper()
 	if err := vm.SetupNetworks(ctx); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func setupNetworks(t *testing.T, ctx context.Context, vm *bench.VM) {
 }
 
 // guest runs a script in the guest and fails the test if it fails.
-func guest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duration, sh string) string {
+func guest(t testing.TB, ctx context.Context, vm *bench.VM, timeout time.Duration, sh string) string {
 	t.Helper()
 	out, err := vm.Run(ctx, timeout, sh)
 	if err != nil {
@@ -147,7 +147,7 @@ func guest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duratio
 	return out
 }
 
-func background(t *testing.T, ctx context.Context, vm *bench.VM, logName, sh string) int {
+func background(t testing.TB, ctx context.Context, vm *bench.VM, logName, sh string) int {
 	t.Helper()
 	pid, err := vm.Background(ctx, logName, sh)
 	if err != nil {
@@ -157,7 +157,7 @@ func background(t *testing.T, ctx context.Context, vm *bench.VM, logName, sh str
 }
 
 // waitGuest polls a guest condition until it holds.
-func waitGuest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Duration, cond string) {
+func waitGuest(t testing.TB, ctx context.Context, vm *bench.VM, timeout time.Duration, cond string) {
 	t.Helper()
 	var lastErr error
 	ok := poll(timeout, func() bool {
@@ -169,7 +169,7 @@ func waitGuest(t *testing.T, ctx context.Context, vm *bench.VM, timeout time.Dur
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	if !poll(timeout, cond) {
 		t.Fatalf("%s: not within %v", what, timeout)

@@ -85,7 +85,8 @@ func inboundConfig(firewall, dns string) string {
 
 // inbound is one VM in the seed's topology, driven through its scenarios.
 type inbound struct {
-	t       *testing.T
+	t       testing.TB // TestInbound's, or a benchmark's
+	root    *testing.T // TestInbound's, for its scenarios' subtests
 	ctx     context.Context
 	vm      *bench.VM
 	cell    string // the cellular address the carrier gives now
@@ -108,8 +109,8 @@ func (in *inbound) settle() {
 // a forward and through the DMZ, the carrier-NAT warning, and DNS updates
 // at a dyndns2 and a Route 53 server on the internet side.
 func TestInbound(t *testing.T) {
-	ctx, vm := startVMFor(t, sim.Config{}, true, 18*time.Minute)
-	in := &inbound{t: t, ctx: ctx, vm: vm, cell: cellAddr1}
+	ctx, vm := startVMFor(t, sim.Config{}, true, 25*time.Minute)
+	in := &inbound{t: t, root: t, ctx: ctx, vm: vm, cell: cellAddr1}
 	t.Cleanup(func() {
 		if t.Failed() { // the daemon runs outside the unit: its events are in the journal by identifier
 			out, err := vm.Run(context.Background(), 15*time.Second, `journalctl --no-pager -o short-precise SYSLOG_IDENTIFIER=failberry 2>&1 | tail -n 80`)
@@ -133,12 +134,14 @@ func TestInbound(t *testing.T) {
 	in.scenario("dns-route53", in.dnsRoute53)
 	in.scenario("vpn-dmz", in.vpnDMZ)
 	in.scenario("split-own-traffic", in.splitOwnTraffic)
+	in.scenario("gateway-failover", in.gatewayFailover)
+	in.scenario("gateway-drill", in.gatewayDrill)
 }
 
 // scenario runs one scenario as a subtest and logs its duration.
 func (in *inbound) scenario(name string, f func(t *testing.T)) {
 	start := time.Now()
-	ok := in.t.Run(name, f)
+	ok := in.root.Run(name, f)
 	in.t.Logf("scenario %s: %s in %v", name, map[bool]string{true: "passed", false: "FAILED"}[ok], since(start))
 }
 
@@ -202,7 +205,7 @@ func (in *inbound) wiredURL() string    { return "http://" + wiredAddr + ":9000/
 func (in *inbound) cellularURL() string { return "http://" + in.cell + ":9000/cellular" }
 
 // awaitCode waits until the checker sees url answer (or not answer) 200.
-func (in *inbound) awaitCode(t *testing.T, what, url string, pass bool, within time.Duration) time.Duration {
+func (in *inbound) awaitCode(t testing.TB, what, url string, pass bool, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var code string
@@ -394,7 +397,7 @@ func (in *inbound) redialSameAddr(t *testing.T) {
 	in.upAt = time.Now()
 }
 
-func (in *inbound) awaitCellAddr(t *testing.T, addr string, within time.Duration) {
+func (in *inbound) awaitCellAddr(t testing.TB, addr string, within time.Duration) {
 	t.Helper()
 	waitGuest(t, in.ctx, in.vm, within, `ip -4 -o addr show | grep -q "ppp[0-9]* *inet `+addr+` "`)
 	in.upAt = time.Now()

@@ -39,7 +39,7 @@ func (in *inbound) splitOwnTraffic(t *testing.T) {
 	background(t, ctx, vm, "split-source.log", fmt.Sprintf(
 		`exec ip netns exec isp socat -U TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'head -c $(cat /mnt/split-size) /dev/zero'`, splitPort))
 	guest(t, ctx, vm, 5*time.Second, `ip -n lan route replace default via 192.168.7.1`)
-	in.startDaemon(inboundConfig(inboundFirewall, "") + "route:\n  mode: split\n")
+	in.startDaemon(inboundConfig(inboundFirewall, "") + "route:\n  mode: split\nprimary:\n  hold: 3s\n")
 	in.awaitCellAddr(t, in.cell, 90*time.Second)
 	waitGuest(t, ctx, vm, 60*time.Second, bench.LanPing)
 	waitGuest(t, ctx, vm, 20*time.Second, `ip rule show priority 10331 | grep -q 'iif eth0 lookup 10302'`)

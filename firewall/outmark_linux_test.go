@@ -30,8 +30,8 @@ func TestSystemForgetMarked(t *testing.T) {
 			{"ipv6", "2001:db8::2", "2001:db8::1", "fd50::1"},
 		} {
 			for _, c := range []struct{ ns, dst string }{
-				{tp.lan, net.JoinHostPort(f.inet, "8080")},  // forwarded out by the WAN
-				{tp.gw, net.JoinHostPort(f.inet, "8080")},   // the gateway's own, out by the WAN
+				{tp.lan, net.JoinHostPort(f.inet, "8080")},   // forwarded out by the WAN
+				{tp.gw, net.JoinHostPort(f.inet, "8080")},    // the gateway's own, out by the WAN
 				{tp.inet, net.JoinHostPort(f.gwWAN, "9000")}, // in on the WAN
 				{tp.lan, net.JoinHostPort(f.gwLAN, "2222")},  // never on the WAN
 			} {

@@ -124,11 +124,12 @@ func TestScenarioGatewayMode(t *testing.T) {
 	if s := h.routes.steer(); !slices.Equal(s.Forward, []string{"eth0"}) {
 		t.Errorf("failover steering %+v, want eth0's forwarded traffic to cellular", s)
 	}
-	if got := h.d.Status().Route.OwnTraffic; got != "cellular" {
-		t.Errorf("status: traffic goes %q", got)
+	if got := h.d.Status().Route; got.OwnTraffic != "cellular" || got.Uplink == nil || got.Uplink.Active != "cellular" || got.Uplink.BackAt != nil {
+		t.Errorf("status after failover: %+v, uplink %+v; want cellular, nothing scheduled", got, got.Uplink)
 	}
 	wired.verdict(true)
 	start := time.Now()
+	eventually(t, "the hold's end in the status", func() bool { u := h.d.Status().Route.Uplink; return u != nil && u.BackAt != nil })
 	eventually(t, "failback", func() bool { return !h.routes.steer().Own })
 	if held := time.Since(start); held < 250*time.Millisecond {
 		t.Errorf("failback %v after the primary passed, want after the 300ms hold", held)
