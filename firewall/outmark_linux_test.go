@@ -3,8 +3,11 @@ package firewall
 import (
 	"context"
 	"net"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSystemForgetMarked is gateway mode's failback in a namespace set: the
@@ -75,4 +78,75 @@ func TestSystemForgetMarked(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSystemNoRedirects: the gateway forwards a LAN host's packets back out
+// of the interface they came in on (to a router on the same LAN: here the
+// LAN namespace's second address), which makes the kernel send the host a
+// redirect. With NoRedirects none arrives, in either family; without the
+// policy they do, so the check can fail.
+func TestSystemNoRedirects(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tp *topo) {
+		run(t, "ip", "-n", tp.gw, "route", "add", "198.18.0.1/32", "via", "192.168.50.11", "dev", "eth0")
+		// IPv6 redirects name a link-local next hop only (as a router's
+		// address learnt from its advertisements is).
+		ll := waitLinkLocal(t, tp.lan)
+		waitLinkLocal(t, tp.gw)
+		run(t, "ip", "-n", tp.gw, "-6", "route", "add", "2001:db8:ff::1/128", "via", ll, "dev", "eth0")
+		run(t, "ip", "netns", "exec", tp.lan, "iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "redirect")
+		run(t, "ip", "netns", "exec", tp.lan, "ip6tables", "-A", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", "137")
+		counts := func() (v4, v6 int) {
+			for i, tool := range []string{"iptables", "ip6tables"} {
+				out := run(t, "ip", "netns", "exec", tp.lan, tool, "-nvxL", "INPUT")
+				for _, l := range strings.Split(out, "\n") {
+					if f := strings.Fields(l); len(f) > 2 && (strings.Contains(l, "icmptype 5") || strings.Contains(l, "ipv6-icmptype 137")) {
+						n, _ := strconv.Atoi(f[0])
+						if i == 0 {
+							v4 = n
+						} else {
+							v6 = n
+						}
+					}
+				}
+			}
+			return v4, v6
+		}
+		pings := func() {
+			for _, p := range []struct{ src, dst string }{{"192.168.50.10", "198.18.0.1"}, {"fd50::10", "2001:db8:ff::1"}} {
+				// Nothing answers (the next hop does not forward): only the redirects count.
+				_ = exec.Command("ip", "netns", "exec", tp.lan, "ping", "-c", "3", "-i", "0.3", "-W", "1", "-I", p.src, p.dst).Run()
+			}
+		}
+		p := tp.policy
+		p.NoRedirects = []string{"eth0"}
+		tp.apply(p)
+		pings()
+		if v4, v6 := counts(); v4 != 0 || v6 != 0 {
+			t.Errorf("with NoRedirects the LAN host received %d IPv4 and %d IPv6 redirects, want none", v4, v6)
+		}
+		if err := tp.firewall().Cleanup(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		pings()
+		if v4, v6 := counts(); v4 == 0 || v6 == 0 {
+			t.Errorf("without the policy the LAN host received %d IPv4 and %d IPv6 redirects: the check proves nothing", v4, v6)
+		}
+	})
+}
+
+// waitLinkLocal waits for eth0's link-local address in ns to finish
+// duplicate address detection and returns it.
+func waitLinkLocal(t *testing.T, ns string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := run(t, "ip", "-n", ns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link")
+		if f := strings.Fields(out); len(f) > 3 && !strings.Contains(out, "tentative") {
+			return strings.Split(f[3], "/")[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no usable link-local address on eth0 in %s: %q", ns, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
