@@ -177,8 +177,9 @@ func (d *Daemon) watchPrimary(ctx context.Context) {
 	}
 }
 
-// drill starts (or, with a zero until, stops) a drill: stored first, so a
-// restart carries it on, then decided.
+// drill starts (or, with a zero until, stops) a drill (gateway mode only:
+// handleDrill refuses it in split mode, whose status has no uplink to
+// narrate): stored first, so a restart carries it on, then decided.
 func (d *Daemon) drill(dec *failover.Decider, until time.Time) error {
 	f := d.drillFile()
 	var err error
@@ -293,8 +294,8 @@ func (d *Daemon) trafficVia() string {
 // and DELETE /drill (stop it). The watch stores the drill before it acts,
 // so a daemon that restarts carries it on.
 func (d *Daemon) handleDrill(w http.ResponseWriter, r *http.Request) {
-	if !route.Mode(d.cfg.Route.Mode).Steered() {
-		http.Error(w, "a drill needs route.mode: gateway (or split): in "+d.cfg.Route.Mode+" mode nothing watches a primary", http.StatusConflict)
+	if route.Mode(d.cfg.Route.Mode) != route.ModeGateway {
+		http.Error(w, "a drill needs route.mode: gateway; in "+d.cfg.Route.Mode+" mode the Pi decides no failover of its own", http.StatusConflict)
 		return
 	}
 	var until time.Time

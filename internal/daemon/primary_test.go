@@ -55,6 +55,11 @@ func TestScenarioSplitMode(t *testing.T) {
 	if !slices.Equal(via, []string{"cellular", "wired"}) {
 		t.Errorf("own-traffic events %v, want cellular then wired", via)
 	}
+	rec := httptest.NewRecorder()
+	h.d.handleDrill(rec, httptest.NewRequest("POST", "/drill?for=1m", nil))
+	if rec.Code != 409 || h.routes.steer().Own {
+		t.Errorf("a drill in split mode: %d, own traffic on cellular %v; want it refused (409) and nothing moved", rec.Code, h.routes.steer().Own)
+	}
 	h.stop()
 }
 
