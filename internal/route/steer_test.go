@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func TestSteerValidate(t *testing.T) {
@@ -121,5 +122,18 @@ func TestSteerSplitsOwnFromForwarded(t *testing.T) {
 	mustNoErr(t, r.Remove())
 	if diff := cmp.Diff(lines(before), lines(kernelState(t, ns))); diff != "" {
 		t.Errorf("after Remove (-want +got):\n%s", diff)
+	}
+}
+
+// TestSteerGatewayPrimaryUp: gateway mode while the primary works steers
+// nothing but the cellular link's own bound sockets (its probes); the zero
+// Steer of replace mode has no rule at all.
+func TestSteerGatewayPrimaryUp(t *testing.T) {
+	rs := steerRules(unix.AF_INET, Steer{Cellular: "ppp0"})
+	if len(rs) != 1 || rs[0].OifName != "ppp0" || rs[0].IifName != "" || rs[0].Priority != SteerPriority+2 {
+		t.Errorf("rules %+v, want the one oif ppp0 rule", rs)
+	}
+	if rs := steerRules(unix.AF_INET, Steer{}); len(rs) != 0 {
+		t.Errorf("the zero Steer has rules %+v", rs)
 	}
 }
