@@ -42,9 +42,17 @@ type NetCandidate struct {
 	// Class and SubClass are the interface's bInterface codes: 02/06 ECM,
 	// 02/0d NCM, e0/01 or 02/02 (vendor protocol ff) RNDIS.
 	Class, SubClass int
-	// HasAT says the same USB device also has a serial port that answers
-	// AT (an ECM/NCM modem): an auto kind still uses the network card.
-	HasAT bool
+	// ATPort is the kernel name ("ttyUSB0") of the same USB device's port
+	// that takes AT commands (an ECM/NCM modem), by the same rule as PPP's
+	// discovery (atPortOf); empty when it has none (HiLink). An auto kind
+	// still uses the network card, and the AT port for status and resets.
+	ATPort string
+	// Cellular says sysfs shows the interface is a cellular stick's, not a
+	// USB Ethernet adapter's that binds the same driver; Why says which
+	// evidence decided (cellularEvidence). Only cellular ones are taken
+	// under modem.kind auto.
+	Cellular bool
+	Why      string
 }
 
 // NetCandidates lists the network-card sticks' interfaces under
@@ -59,7 +67,7 @@ func NetCandidates(sysRoot string, usbID USBID) ([]NetCandidate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list network-card sticks: %w", err)
 	}
-	ttys, _ := sysfs.ListTTYs(sysRoot) // only to tell which sticks also have a serial port
+	ttys, _ := Candidates(sysRoot, "") // only to find the sticks' AT ports
 	want := strings.ToLower(strings.TrimSpace(string(usbID)))
 	var out []NetCandidate
 	for _, n := range nets {
@@ -69,9 +77,8 @@ func NetCandidates(sysRoot string, usbID USBID) ([]NetCandidate, error) {
 		}
 		c := NetCandidate{Name: n.Name, Driver: n.Driver, Protocol: proto, VID: n.VID, PID: n.PID,
 			USBDevice: n.Device, Interface: n.Interface, Class: n.Class, SubClass: n.SubClass}
-		for _, t := range ttys {
-			c.HasAT = c.HasAT || (t.Device == n.Device && t.Err == nil)
-		}
+		c.ATPort = atPortOf(ttys, n.Device)
+		c.Cellular, c.Why = cellularEvidence(sysRoot, n, c.ATPort)
 		out = append(out, c)
 	}
 	return out, nil
@@ -91,6 +98,17 @@ type NetSelector struct {
 	// failberry's own rename. Empty, or a directory that does not exist
 	// (no udev): no wait.
 	UdevRoot string
+	// CellularOnly (modem.kind auto) takes only interfaces that sysfs shows
+	// to be a cellular stick's (NetCandidate.Cellular): a USB Ethernet
+	// adapter on cdc_ether is left alone. modem.kind netcard takes any,
+	// cellular ones first.
+	CellularOnly bool
+}
+
+// ForKind is s for a link of kind: auto takes only cellular sticks.
+func (s NetSelector) ForKind(kind string) NetSelector {
+	s.CellularOnly = kind == KindAuto
+	return s
 }
 
 // FindNetcard makes one pass: the stick on sel.LastDevice, else the first
@@ -100,7 +118,9 @@ func FindNetcard(sysRoot string, sel NetSelector) (c NetCandidate, ok bool, err 
 	if err != nil {
 		return NetCandidate{}, false, err
 	}
-	all = slices.DeleteFunc(all, func(n NetCandidate) bool { return !udevDone(sysRoot, sel.UdevRoot, n.Name) })
+	all = slices.DeleteFunc(all, func(n NetCandidate) bool {
+		return (sel.CellularOnly && !n.Cellular) || !udevDone(sysRoot, sel.UdevRoot, n.Name)
+	})
 	if len(all) == 0 {
 		return NetCandidate{}, false, nil
 	}
@@ -109,7 +129,73 @@ func FindNetcard(sysRoot string, sel NetSelector) (c NetCandidate, ok bool, err 
 			return n, true, nil
 		}
 	}
+	slices.SortStableFunc(all, func(a, b NetCandidate) int { return boolRank(a.Cellular) - boolRank(b.Cellular) })
 	return all[0], true, nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 0
+	}
+	return 1
+}
+
+// atPortOf is the name of the port of USB device dev that takes AT, best
+// first by the rank PPP's discovery uses (a modem port before a secondary AT
+// port before one nothing is known about), never a diagnostics, GPS or aux
+// port; "" when dev has none.
+func atPortOf(ttys []TTYCandidate, dev string) string {
+	best := ""
+	rank := 99
+	for _, t := range ttys {
+		if t.USBDevice != dev || t.VID == "" || t.Interface < 0 || t.Diagnostic ||
+			t.Role == RoleNMEA || t.Role == RoleAux {
+			continue
+		}
+		if r := portRank(t); r < rank {
+			best, rank = t.Name, r
+		}
+	}
+	return best
+}
+
+// modemMakers are USB vendors of cellular modems and sticks that sell no
+// USB Ethernet adapters, so a cdc_ether/rndis_host/cdc_ncm interface of
+// theirs is a stick's. Vendors that make both (Realtek 0bda, ASIX 0b95,
+// D-Link 2001, Lenovo 17ef, Dell 413c, Samsung 04e8) are left out on purpose:
+// their sticks need modem.kind netcard.
+var modemMakers = map[string]string{
+	"12d1": "Huawei", "19d2": "ZTE", "1bbb": "Alcatel (TCL)", "2c7c": "Quectel",
+	"05c6": "Qualcomm", "1199": "Sierra Wireless", "1e0e": "SIMCom", "2cb7": "Fibocom",
+	"1508": "Fibocom", "1bc7": "Telit", "1410": "Novatel", "1546": "u-blox",
+	"1e2d": "Cinterion", "2dee": "MeiG", "1782": "Unisoc", "0bdb": "Ericsson",
+}
+
+// cellularEvidence decides whether the USB network interface n is a
+// cellular stick's and says why. The drivers alone cannot tell: cdc_ether
+// and rndis_host also drive USB Ethernet adapters (an RTL8153 without r8152,
+// docks, a Pi Zero gadget), and cdc_ether gives DEVTYPE=wwan only to the
+// models its table lists (not to a HiLink E3372, class 02/06/00). Any one of
+// these is evidence: the kernel's DEVTYPE=wwan; an AT port on the same USB
+// device (what ModemManager needs to call a device a modem); a vendor that
+// makes modems only; RNDIS under the wireless-controller class e0/01/03,
+// which phones and LTE sticks use and Ethernet adapters do not.
+func cellularEvidence(sysRoot string, n sysfs.TTY, atPort string) (bool, string) {
+	if ue, err := os.ReadFile(filepath.Join(sysRoot, "class", "net", n.Name, "uevent")); err == nil &&
+		slices.Contains(strings.Fields(string(ue)), "DEVTYPE=wwan") {
+		return true, "the kernel calls it a WWAN device (DEVTYPE=wwan)"
+	}
+	if atPort != "" {
+		return true, "its USB device has an AT port, " + atPort
+	}
+	if maker, ok := modemMakers[n.VID]; ok {
+		return true, fmt.Sprintf("USB vendor %s is %s, a modem maker", n.VID, maker)
+	}
+	if n.Driver == "rndis_host" && n.Class == 0xe0 && n.SubClass == 0x01 && n.Protocol == 0x03 {
+		return true, "wireless RNDIS (class e0/01/03), as phones and LTE sticks use"
+	}
+	return false, fmt.Sprintf("%s (%s:%s, %s) looks like a USB Ethernet adapter: no WWAN type, no AT port, "+
+		"vendor not a modem maker; for a stick set modem.kind netcard and modem.usb_id", n.Name, n.VID, n.PID, n.Driver)
 }
 
 // udevDone reports whether udev has processed the interface (its database
@@ -191,6 +277,7 @@ func LocateLink(ctx context.Context, kind string, sel Selector, net NetSelector,
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	net = net.ForKind(KindAuto)
 	for {
 		n, ok, err := FindNetcard(sysRoot, net)
 		if err != nil || ok {

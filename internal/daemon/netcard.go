@@ -57,7 +57,7 @@ func (d *Daemon) netcardSession(ctx context.Context, n modem.NetCandidate) error
 func (d *Daemon) foundNetcard(n modem.NetCandidate) {
 	if d.st.netDevice() != n.USBDevice {
 		d.log.Info("network card found", "interface", n.Name, "usb", n.VID+":"+n.PID, "driver", n.Driver,
-			"protocol", n.Protocol, "device", n.USBDevice, "has_at", n.HasAT)
+			"protocol", n.Protocol, "device", n.USBDevice, "at_port", n.ATPort, "cellular", n.Why)
 	}
 	loc, err := usbpower.LocateNet(d.opts.SysRoot, n.Name)
 	d.st.mu.Lock()
@@ -69,9 +69,12 @@ func (d *Daemon) foundNetcard(n modem.NetCandidate) {
 }
 
 // netSelector says which network card discovery may take: the one last seen
-// first, once udev (under RunRoot) is done renaming it.
+// first, once udev (under RunRoot) is done renaming it; under modem.kind
+// auto only a cellular stick (never a USB Ethernet adapter), after a power
+// cycle too.
 func (d *Daemon) netSelector() modem.NetSelector {
-	return modem.NetSelector{USBID: d.cfg.Modem.USBID, LastDevice: d.st.netDevice(), UdevRoot: filepath.Join(d.opts.RunRoot, "udev")}
+	return modem.NetSelector{USBID: d.cfg.Modem.USBID, LastDevice: d.st.netDevice(),
+		UdevRoot: filepath.Join(d.opts.RunRoot, "udev")}.ForKind(d.cfg.Modem.Kind)
 }
 
 // bounceNetcard is a network card's second rung, in place of the modem

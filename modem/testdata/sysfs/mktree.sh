@@ -69,7 +69,7 @@ uart() {
 	ln -sfnr "$d" "$1/class/tty/ttyAMA0"
 }
 
-rm -rf mf180 mf180-reenum ftdi sierra acm hilink hilink-reenum ncm-at
+rm -rf mf180 mf180-reenum ftdi sierra acm hilink hilink-reenum ncm-at ethernet adapter-and-phone
 # ZTE MF180 after usb_modeswitch: 0 diag, 1 aux, 2 modem (ttyUSB2).
 usbdev mf180 1-1.2 19d2 0031 "ZTE WCDMA Technologies MSM"
 for n in 0 1 2; do usbserial mf180 1-1.2 $n ff ff ff option ttyUSB$n; done
@@ -105,3 +105,16 @@ usbdev ncm-at 1-1.3 12d1 15c1 "HUAWEI Mobile"
 usbserial ncm-at 1-1.3 0 ff 02 01 option ttyUSB0
 netif ncm-at 1-1.3 1 02 0d 00 huawei_cdc_ncm wwan0
 usbserial ncm-at 1-1.3 2 ff 02 02 option ttyUSB1
+# A USB Ethernet adapter on cdc_ether (Realtek RTL8153 in its ECM
+# configuration, 02/06/00 like a HiLink stick) beside the Pi 3's eth0: not a
+# cellular stick under modem.kind auto.
+usbdev ethernet 1-1.2 0bda 8153 "USB 10/100/1000 LAN"
+netif ethernet 1-1.2 0 02 06 00 cdc_ether eth1 4
+pi3eth ethernet
+uart ethernet
+# The same adapter and a phone tethering over USB (Pixel, wireless RNDIS
+# e0/01/03 on rndis_host): the phone is the cellular link.
+usbdev adapter-and-phone 1-1.2 0bda 8153 "USB 10/100/1000 LAN"
+netif adapter-and-phone 1-1.2 0 02 06 00 cdc_ether eth1 4
+usbdev adapter-and-phone 1-1.3 18d1 4ee3 "Pixel 7"
+netif adapter-and-phone 1-1.3 0 e0 01 03 rndis_host usb0 5
