@@ -95,6 +95,27 @@ func Bringup(ctx context.Context, e *Engine, cfg BringupConfig, pins PINStore, p
 	return b.info, nil
 }
 
+// Inspect is Bringup for a network-card stick's AT port: the stick's own
+// router registers and connects, so only wake, the init sequence, identity,
+// the SIM unlock (the same PIN rules: a rejected PIN is never sent again),
+// signal and operator; no registration wait and no AT+CGDCONT (the stick
+// keeps its own APN profile, which its router dials with).
+func Inspect(ctx context.Context, e *Engine, cfg BringupConfig, pins PINStore, progress func(Info)) (Info, error) {
+	if err := checkConfig(&cfg); err != nil {
+		return Info{}, fmt.Errorf("AT status: %w", err)
+	}
+	b := &bringup{e: e, cfg: cfg, progress: progress}
+	steps := []func(context.Context) error{b.wake, b.defaults, b.identify, func(ctx context.Context) error {
+		return b.unlock(ctx, pins)
+	}, b.signal}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return b.info, fmt.Errorf("AT status: %w", err)
+		}
+	}
+	return b.info, nil
+}
+
 // checkConfig fills defaults and refuses values that would break the command
 // line (quotes) or send garbage as a PIN.
 func checkConfig(c *BringupConfig) error {

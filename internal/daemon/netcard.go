@@ -19,6 +19,10 @@ import (
 	"github.com/failberry/failberry/usbpower"
 )
 
+// inspectTimeout bounds a network card's AT status read: a stick whose AT
+// port hangs must not hold its link back.
+const inspectTimeout = 30 * time.Second
+
 // errNoLease: the stick's DHCP server did not answer (its router is hung or
 // still booting); the ladder treats it like a PPP link that failed.
 var errNoLease = errors.New("network card gave no DHCP lease")
@@ -27,6 +31,11 @@ var errNoLease = errors.New("network card gave no DHCP lease")
 func (d *Daemon) netcardSession(ctx context.Context, n modem.NetCandidate) error {
 	if err := d.firewallReady(ctx); err != nil {
 		return err
+	}
+	if n.ATPort != "" {
+		if err := d.inspectNetcard(ctx, filepath.Join(d.opts.DevRoot, n.ATPort)); err != nil {
+			return err
+		}
 	}
 	name := d.cfg.Modem.NetcardInterface
 	d.setPhase(PhaseConnecting, n.Name)
@@ -52,6 +61,45 @@ func (d *Daemon) netcardSession(ctx context.Context, n modem.NetCandidate) error
 		gateway: func() netip.Addr { return link.Lease().Router }})
 }
 
+// inspectNetcard reads a network card's signal, operator and SIM state
+// over its AT port, for the status and the metrics as a PPP modem's
+// bring-up does, and unlocks a SIM that asks for its PIN by the same rules.
+// A SIM problem ends the session (the stick's router cannot connect either);
+// an AT port that does not answer only costs the status its modem lines.
+func (d *Daemon) inspectNetcard(ctx context.Context, tty string) error {
+	pin, err := d.simPIN()
+	if err != nil {
+		return err
+	}
+	if err := d.slot.take(ctx); err != nil {
+		return err
+	}
+	defer d.slot.give()
+	d.setPhase(PhaseBringingUp, tty)
+	port, err := d.opts.Serial.OpenAT(tty, d.cfg.Modem.Baud)
+	if err != nil {
+		d.log.Warn("network card's AT port does not open; no signal or SIM status", "tty", tty, "err", err)
+		return nil
+	}
+	defer port.Close()
+	ictx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
+	info, err := modem.Inspect(ictx, d.engine(port), d.bringupConfig(pin), d.pins, d.st.setInfo)
+	d.st.setInfo(info)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case Classify(err) == ClassSIM:
+		return err
+	case err != nil:
+		d.log.Warn("network card's AT port: status incomplete", "tty", tty, "err", err)
+		return nil
+	}
+	d.log.Info("network card's modem", "tty", tty, "model", info.Model, "operator", info.Operator,
+		"sim", info.SIM.String(), "signal_dbm", signalText(info))
+	return nil
+}
+
 // foundNetcard remembers where the stick is: its USB device, to find it
 // again under another name, and its hub port, for the power cycle.
 func (d *Daemon) foundNetcard(n modem.NetCandidate) {
@@ -63,6 +111,9 @@ func (d *Daemon) foundNetcard(n modem.NetCandidate) {
 	d.st.mu.Lock()
 	defer d.st.mu.Unlock()
 	d.st.netDev, d.st.tty = n.USBDevice, ""
+	if n.ATPort != "" {
+		d.st.tty = filepath.Join(d.opts.DevRoot, n.ATPort) // for the AT reset and `failberry at`
+	}
 	if err == nil {
 		d.st.usbLoc = loc
 	}
@@ -104,15 +155,22 @@ func (d *Daemon) awaitNetcard(ctx context.Context, loc usbpower.Location, t usbp
 	return nil
 }
 
-// stepAction is what a ladder step does for the link kind in use, for the
+// stepAction is what a ladder step does for the link in use, for the
 // journal: a network card's "redial" renews its lease (a new DHCP exchange
-// asking for the same address) and its "modem-reset" bounces the interface.
-func stepAction(kind string, s Step) string {
+// asking for the same address); its "modem-reset" is PPP's AT+CFUN reset
+// (the radio, then the whole stick) when it has an AT port, and only
+// without one the interface set down and up. The AT reset replaces the
+// bounce rather than following it: a bounce restarts only the host's end of
+// the USB link, which the lease renewal has just shown to carry DHCP, while
+// AT+CFUN restarts the radio's session with the carrier (the usual cause of
+// a stick that is up and forwards nothing) and, on its second attempt, the
+// stick and its router; the power cycle still follows both.
+func stepAction(kind string, hasAT bool, s Step) string {
 	if kind == modem.KindNetcard {
-		switch s {
-		case StepRedial:
+		switch {
+		case s == StepRedial:
 			return "renew-lease"
-		case StepModemReset:
+		case s == StepModemReset && !hasAT:
 			return "interface-down-up"
 		}
 	}

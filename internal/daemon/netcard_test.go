@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/failberry/failberry/health"
 	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem/sim"
@@ -147,6 +149,127 @@ func TestScenarioNetcardLeaseLost(t *testing.T) {
 	h.netUp(l, w)
 	if steps := h.waitSteps(1); steps[0] != "redial 1 (ppp)" {
 		t.Errorf("steps %q, want a renewal for the lost lease", steps)
+	}
+	h.stop()
+}
+
+// atStickHarness is a daemon whose stick is a Huawei ME909s in NCM mode
+// (modem/testdata's ncm-at tree: wwan0 and the AT ports ttyUSB0 and
+// ttyUSB1 on 1-1.3), with the simulated modem behind ttyUSB0, the port
+// discovery picks by PPP's rule.
+func atStickHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *harness {
+	h := newHarness(t, simCfg, func(c *config.Config) {
+		c.Modem.Kind, c.Modem.APN, c.Modem.USBID, c.Modem.Interface = "auto", "", "", -1
+		if edit != nil {
+			edit(c)
+		}
+	})
+	h.plugTree("ncm-at")
+	h.serial.plug(h.tty("ttyUSB0"))
+	return h
+}
+
+// A network card with an AT port: its signal, operator and SIM state are in
+// the status and the metrics, as a PPP modem's; the stick's router keeps its
+// own APN profile (no AT+CGDCONT) and nothing is dialled.
+func TestScenarioNetcardATStatus(t *testing.T) {
+	h := atStickHarness(t, sim.Config{Operator: "Stick Mobile", RSSI: 15}, nil)
+	h.start()
+	l, w := h.netSession()
+	h.netUp(l, w).verdict(true)
+	if !h.has("netcard start wwan0 as cell0 prefer invalid IP") {
+		t.Fatalf("calls%s\nwant wwan0 started as cell0", joined(h.rec.all()))
+	}
+	st := h.d.Status()
+	if st.Modem.SIM != "ready" || st.Modem.Operator != "Stick Mobile" || st.Modem.SignalDBM == nil || *st.Modem.SignalDBM != -83 {
+		t.Errorf("status modem %+v, want ready, Stick Mobile, -83 dBm (CSQ 15)", st.Modem)
+	}
+	rec := httptest.NewRecorder()
+	health.NewStatusHandler(h.d).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "failberry_signal_dbm -83") {
+		t.Errorf("metrics lack the stick's signal:\n%s", rec.Body.String())
+	}
+	tr := h.modem.Transcript()
+	for _, c := range []string{"AT+CPIN?", "AT+CSQ", "AT+COPS?"} {
+		if !strings.Contains(tr, c) {
+			t.Errorf("the AT port was not asked %s:\n%s", c, tr)
+		}
+	}
+	for _, c := range []string{"AT+CGDCONT", "ATD"} {
+		if strings.Contains(tr, c) {
+			t.Errorf("a network card's modem was sent %s:\n%s", c, tr)
+		}
+	}
+	h.stop()
+}
+
+// With an AT port, the kind's modem-reset rung is PPP's AT+CFUN reset, not
+// the interface down and up; the journal's ACTION says so.
+func TestScenarioNetcardATResetClimbs(t *testing.T) {
+	h := atStickHarness(t, sim.Config{}, nil)
+	h.usb.replug = func() { h.plugTree("ncm-at") }
+	h.start()
+	for range 4 { // the first link, two renewals, the AT reset
+		l, w := h.netSession()
+		h.netUp(l, w).verdict(false)
+		receive(t, "the link to end", l.Done())
+	}
+	l, w := h.netSession() // after the power cycle
+	h.netUp(l, w).verdict(true)
+	steps := h.waitSteps(4)
+	want := []string{"redial 1 (path)", "redial 2 (path)", "modem-reset 1 (path)", "power-cycle 1 (path)"}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("steps %q, want %q", steps, want)
+	}
+	var actions []string
+	for _, e := range h.eventsOf(systemd.RecoveryStep) {
+		actions = append(actions, e.Fields["ACTION"])
+	}
+	if !slices.Equal(actions, []string{"renew-lease", "renew-lease", "modem-reset", "power-cycle"}) {
+		t.Errorf("actions %q", actions)
+	}
+	if h.has("netcard bounce cell0") {
+		t.Error("the interface was bounced though the stick has an AT port")
+	}
+	tr := h.modem.Transcript()
+	if i, j := strings.Index(tr, "AT+CFUN=4"), strings.Index(tr, "-> AT+CFUN=1\n"); i < 0 || j < i {
+		t.Errorf("no AT+CFUN=4 then AT+CFUN=1 in the transcript:\n%s", tr)
+	}
+	if !h.has("usb cycle 1-1 port 3") {
+		t.Errorf("calls%s\nwant the stick's port 3 cycled", joined(h.rec.all()))
+	}
+	h.stop()
+}
+
+// A stick whose SIM wants a PIN gets modem.pin over its AT port; a PIN the
+// SIM rejected is never sent again, however often the session is retried,
+// and the SIM problem never climbs the ladder.
+func TestScenarioNetcardATWrongPINSentOnce(t *testing.T) {
+	h := atStickHarness(t, sim.Config{PIN: "1234"}, func(c *config.Config) { c.Modem.PIN = "4321" })
+	h.start()
+	eventually(t, "three SIM failures", func() bool { return len(h.eventsOf(systemd.SIMError)) >= 3 })
+	if n := strings.Count(h.modem.Transcript(), `AT+CPIN="4321"`); n != 1 {
+		t.Errorf("the wrong PIN was sent %d times, want once:\n%s", n, h.modem.Transcript())
+	}
+	for _, s := range h.steps() {
+		if !strings.HasPrefix(s, "redial 1 (sim)") {
+			t.Errorf("step %q: a SIM problem climbed the ladder", s)
+		}
+	}
+	if h.has("netcard start wwan0 as cell0 prefer invalid IP") {
+		t.Error("DHCP started on a stick whose SIM is locked")
+	}
+	h.stop()
+}
+
+// The right PIN unlocks the stick's SIM, then its link comes up.
+func TestScenarioNetcardATPIN(t *testing.T) {
+	h := atStickHarness(t, sim.Config{PIN: "1234"}, func(c *config.Config) { c.Modem.PIN = "1234" })
+	h.start()
+	l, w := h.netSession()
+	h.netUp(l, w).verdict(true)
+	if st := h.d.Status(); st.Modem.SIM != "ready" {
+		t.Errorf("SIM %q after the PIN, want ready", st.Modem.SIM)
 	}
 	h.stop()
 }

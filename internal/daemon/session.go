@@ -114,11 +114,9 @@ func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
 	if err := d.wake(ctx, eng); err != nil {
 		return modem.Info{}, err
 	}
-	pin := d.cfg.Modem.PIN
-	if f := d.cfg.Modem.PINFile; f != "" {
-		if pin, err = modem.ReadPINFile(f); err != nil {
-			return modem.Info{}, fmt.Errorf("%w: %v", errConfig, err)
-		}
+	pin, err := d.simPIN()
+	if err != nil {
+		return modem.Info{}, err
 	}
 	info, err := modem.Bringup(ctx, eng, d.bringupConfig(pin), d.pins, d.st.setInfo)
 	d.st.setInfo(info)
@@ -222,7 +220,7 @@ func (d *Daemon) reportFailure(err error, act Action) {
 		d.setPhase(PhaseRecovering, errText(err))
 	}
 	fields := map[string]string{
-		"STEP": act.Step.String(), "ACTION": stepAction(d.cellKind(), act.Step), "ATTEMPT": fmt.Sprint(act.Attempt),
+		"STEP": act.Step.String(), "ACTION": stepAction(d.cellKind(), d.st.currentTTY() != "", act.Step), "ATTEMPT": fmt.Sprint(act.Attempt),
 		"REASON": string(act.Reason), "ERROR": errText(err), "WAIT": act.Wait.String(),
 	}
 	msg := fmt.Sprintf("%s (%s): next %s attempt %d in %v", errText(err), act.Reason, act.Step, act.Attempt, act.Wait)
@@ -255,6 +253,20 @@ func (d *Daemon) pppdOptions() pppd.Options {
 		PeerDNS: p.PeerDNS, MTU: p.MTU, Baud: d.cfg.Modem.Baud, Extra: extraArgs(p.Options),
 		Debug: d.cfg.LogLevel == "debug",
 	}
+}
+
+// simPIN is the SIM PIN from modem.pin or modem.pin_file, for a PPP modem's
+// bring-up and a network card's AT port alike.
+func (d *Daemon) simPIN() (string, error) {
+	f := d.cfg.Modem.PINFile
+	if f == "" {
+		return d.cfg.Modem.PIN, nil
+	}
+	pin, err := modem.ReadPINFile(f)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errConfig, err)
+	}
+	return pin, nil
 }
 
 // bringupConfig is the AT bring-up's settings from the config, with the PIN
