@@ -39,6 +39,13 @@ func fakeTools(t *testing.T, wasEnabled bool) ([]string, string) {
 // so both branches run whatever the host runs.
 func scriptWithSystemd(t *testing.T, name string, running bool) string {
 	t.Helper()
+	return scriptAt(t, name, running, filepath.Join(t.TempDir(), "no-dhcpcd.conf"))
+}
+
+// scriptAt is scriptWithSystemd with /etc/dhcpcd.conf pointed at
+// dhcpcdConf, so no test reads or edits the host's.
+func scriptAt(t *testing.T, name string, running bool, dhcpcdConf string) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("scripts", name))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,8 @@ func scriptWithSystemd(t *testing.T, name string, running bool) string {
 		t.Fatalf("%s does not test [ -d /run/systemd/system ]", name)
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "/run/systemd/system", marker)), 0o755); err != nil {
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "/run/systemd/system", marker), "/etc/dhcpcd.conf", dhcpcdConf)
+	if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -126,4 +134,70 @@ func testMaintainerScripts(t *testing.T, sd bool) {
 			}
 		})
 	}
+}
+
+// dhcpcd's config gets the marked denyinterfaces block on install, once,
+// and loses exactly that block on remove and purge; a system without
+// dhcpcd gets no dhcpcd.conf.
+func TestMaintainerScriptsDhcpcd(t *testing.T) {
+	block := "# BEGIN failberry\n" +
+		"# Added by the failberry package (removed with it): failberry runs DHCP on\n" +
+		"# its network-card stick itself. Edit cell0 if modem.netcard_interface is set.\n" +
+		"denyinterfaces cell0 usb*\n" +
+		"# END failberry\n"
+	for _, tt := range []struct {
+		name, orig, restored string
+		remove               string
+	}{
+		{"ends with a newline", "hostname\nslaac private\n", "hostname\nslaac private\n", "purge"},
+		{"no newline at the end", "hostname\nnohook wpa_supplicant", "hostname\nnohook wpa_supplicant\n", "remove"},
+		{"empty", "", "", "purge"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, _ := fakeTools(t, true)
+			conf := filepath.Join(t.TempDir(), "dhcpcd.conf")
+			if err := os.WriteFile(conf, []byte(tt.orig), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sh := func(script string, args ...string) string {
+				cmd := exec.Command("sh", append([]string{scriptAt(t, script, false, conf)}, args...)...)
+				cmd.Env = env
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s %q: %v\n%s", script, args, err, out)
+				}
+				b, err := os.ReadFile(conf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			want := tt.restored + block
+			if got := sh("postinst", "configure", ""); got != want {
+				t.Errorf("after install:\n%q\nwant\n%q", got, want)
+			}
+			if got := sh("postinst", "configure", "0.1-1"); got != want {
+				t.Errorf("after an upgrade:\n%q\nwant it unchanged", got)
+			}
+			if got := sh("postrm", "upgrade", "0.2-1"); got != want {
+				t.Errorf("postrm upgrade touched it:\n%q", got)
+			}
+			if got := sh("postrm", tt.remove); got != tt.restored {
+				t.Errorf("after %s:\n%q\nwant\n%q", tt.remove, got, tt.restored)
+			}
+		})
+	}
+	t.Run("no dhcpcd", func(t *testing.T) {
+		env, _ := fakeTools(t, true)
+		conf := filepath.Join(t.TempDir(), "dhcpcd.conf")
+		for _, s := range [][]string{{"postinst", "configure", ""}, {"postrm", "purge"}} {
+			cmd := exec.Command("sh", append([]string{scriptAt(t, s[0], false, conf)}, s[1:]...)...)
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%q: %v\n%s", s, err, out)
+			}
+		}
+		if _, err := os.Stat(conf); !os.IsNotExist(err) {
+			t.Errorf("dhcpcd.conf made on a system without dhcpcd: %v", err)
+		}
+	})
 }
