@@ -165,14 +165,19 @@ func (d *Daemon) awaitNetcard(ctx context.Context, loc usbpower.Location, t usbp
 // AT+CFUN restarts the radio's session with the carrier (the usual cause of
 // a stick that is up and forwards nothing) and, on its second attempt, the
 // stick and its router; the power cycle still follows both.
-func stepAction(kind string, hasAT bool, s Step) string {
-	if kind == modem.KindNetcard {
-		switch {
-		case s == StepRedial:
-			return "renew-lease"
-		case s == StepModemReset && !hasAT:
-			return "interface-down-up"
-		}
+func stepAction(kind string, bounce bool, s Step) string {
+	switch {
+	case kind == modem.KindNetcard && s == StepRedial:
+		return "renew-lease"
+	case s == StepModemReset && bounce:
+		return "interface-down-up"
 	}
 	return s.String()
+}
+
+// resetBounces says the modem-reset rung bounces the interface: a network
+// card without an AT port (the one place that decides it, for the step and
+// its journal entry alike).
+func (d *Daemon) resetBounces() bool {
+	return d.cellKind() == modem.KindNetcard && d.st.currentTTY() == ""
 }

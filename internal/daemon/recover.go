@@ -118,7 +118,7 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 func (d *Daemon) takeStep(ctx context.Context, act Action) {
 	var err error
 	switch {
-	case act.Step == StepModemReset && d.cellKind() == modem.KindNetcard && d.st.currentTTY() == "":
+	case act.Step == StepModemReset && d.resetBounces():
 		err = d.bounceNetcard(ctx)
 	case act.Step == StepModemReset:
 		err = d.resetModem(ctx, act.Attempt > 1)

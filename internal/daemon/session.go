@@ -220,7 +220,7 @@ func (d *Daemon) reportFailure(err error, act Action) {
 		d.setPhase(PhaseRecovering, errText(err))
 	}
 	fields := map[string]string{
-		"STEP": act.Step.String(), "ACTION": stepAction(d.cellKind(), d.st.currentTTY() != "", act.Step), "ATTEMPT": fmt.Sprint(act.Attempt),
+		"STEP": act.Step.String(), "ACTION": stepAction(d.cellKind(), d.resetBounces(), act.Step), "ATTEMPT": fmt.Sprint(act.Attempt),
 		"REASON": string(act.Reason), "ERROR": errText(err), "WAIT": act.Wait.String(),
 	}
 	msg := fmt.Sprintf("%s (%s): next %s attempt %d in %v", errText(err), act.Reason, act.Step, act.Attempt, act.Wait)
