@@ -71,8 +71,9 @@ func narrate(ctx context.Context, runDir string, w io.Writer, period time.Durati
 				fmt.Fprintf(w, "%s  the daemon does not answer (%v); waiting for it\n", time.Now().Format(time.TimeOnly), err)
 				lastErr = msg
 			}
-		case st.Route.Uplink == nil:
+		case st.Route.Mode != "gateway":
 			return errors.New("the daemon is not in gateway mode (route.mode: gateway)")
+		case st.Route.Uplink == nil: // a daemon that has just started: its watch is not up yet
 		default:
 			lastErr = ""
 			u := st.Route.Uplink

@@ -38,7 +38,11 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(f.states) > 1 {
 			f.states = f.states[1:]
 		}
-		json.NewEncoder(w).Encode(health.Status{Route: health.RouteStatus{Mode: "gateway", Uplink: &u}})
+		st := health.Status{Route: health.RouteStatus{Mode: "gateway", Uplink: &u}}
+		if u.Active == "" { // a daemon just started, its watch not up yet
+			st.Route.Uplink = nil
+		}
+		json.NewEncoder(w).Encode(st)
 		select {
 		case f.polled <- struct{}{}:
 		default:
@@ -70,14 +74,16 @@ func serveGateway(t *testing.T, states ...health.UplinkStatus) (*fakeGateway, st
 }
 
 // TestDrillNarratesToFailback: the drill is asked for with its duration,
-// each change of the uplink is told once, and the command ends by itself
-// once traffic is back on the primary, without stopping the drill.
+// each change of the uplink is told once (a daemon that restarted and has
+// no decision yet is waited for), and the command ends by itself once
+// traffic is back on the primary, without stopping the drill.
 func TestDrillNarratesToFailback(t *testing.T) {
 	now := time.Now()
 	until, back := now.Add(time.Minute), now.Add(2*time.Minute)
 	drilling := health.UplinkStatus{Active: "cellular", Since: now, DrillUntil: &until}
 	held := health.UplinkStatus{Active: "cellular", Since: now, BackAt: &back}
-	f, cfg := serveGateway(t, drilling, drilling, held, held, health.UplinkStatus{Active: "primary", Since: back})
+	restarted := health.UplinkStatus{}
+	f, cfg := serveGateway(t, drilling, restarted, drilling, held, held, health.UplinkStatus{Active: "primary", Since: back})
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
