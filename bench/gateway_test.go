@@ -291,6 +291,9 @@ func (in *inbound) gatewayDrill(t *testing.T) {
 		if p, _ := in.peerOf(t, "lan", gwPeerPort); p != in.cell {
 			t.Errorf("after the restart, inside the drill, the listed host is seen from %q, want the cellular %s", p, in.cell)
 		}
+		if out, _ := vm.Run(ctx, 5*time.Second, `grep '^exit' /mnt/gw-drill.log`); out != "" {
+			t.Errorf("failberry drill ended (%s) while the drill was still on", strings.TrimSpace(out))
+		}
 	}
 	waitGuest(t, ctx, vm, time.Until(started.Add(drillFor+gwHold+40*time.Second)), `! `+gwFailbackRule)
 	t.Logf("scenario gateway-drill: back on the primary %v after the drill started (drill %v, hold %v)", since(started), drillFor, gwHold)

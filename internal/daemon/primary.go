@@ -137,22 +137,27 @@ func (d *Daemon) watchPrimary(ctx context.Context) {
 	}
 	p := d.opts.NewProber(primaryProberConfig(d.cfg), d.log.With("component", "primary-probe"))
 	dec := failover.NewDecider(time.Duration(d.cfg.Primary.Hold), d.opts.Now())
+	// The stored drill first: the status must never show the primary
+	// active while a drill is on (`failberry drill` would take that for
+	// the failback).
+	var resumed failover.Change
+	var resume bool
+	if until, err := d.drillFile().Load(d.opts.Now()); err != nil {
+		d.log.Warn("drill", "err", err)
+	} else if !until.IsZero() {
+		d.log.Info("carrying on the drill a previous run started", "until", until)
+		resumed, resume = dec.Drill(d.opts.Now(), until)
+	}
 	d.st.mu.Lock()
 	d.wiredProber = p
 	d.failover = dec.State()
 	d.st.mu.Unlock()
+	d.decided(dec, resumed, resume)
 	go func() {
 		if err := p.Run(ctx); err != nil {
 			d.log.Error("primary probes stopped", "err", err)
 		}
 	}()
-	if until, err := d.drillFile().Load(d.opts.Now()); err != nil {
-		d.log.Warn("drill", "err", err)
-	} else if !until.IsZero() {
-		d.log.Info("carrying on the drill a previous run started", "until", until)
-		c, ok := dec.Drill(d.opts.Now(), until)
-		d.decided(dec, c, ok)
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
