@@ -78,7 +78,8 @@ func CheckRoute(c config.Config) error {
 			"incoming interface: list each LAN interface by its name, or use route.mode: replace)", err, mode)}
 	}
 	if err := primaryProberConfig(c).Validate(); err != nil {
-		return &config.KeyError{Key: "primary", Msg: err.Error()}
+		return &config.KeyError{Key: "primary", Msg: fmt.Sprintf("%v: the primary watch cannot run; use a quorum of at most the "+
+			"number of targets (0 means a majority) and a timeout no longer than failing_interval", err)}
 	}
 	if mode != route.ModeGateway {
 		return nil
