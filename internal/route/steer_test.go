@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 func TestSteerValidate(t *testing.T) {
@@ -125,15 +124,50 @@ func TestSteerSplitsOwnFromForwarded(t *testing.T) {
 	}
 }
 
-// TestSteerGatewayPrimaryUp: gateway mode while the primary works steers
-// nothing but the cellular link's own bound sockets (its probes); the zero
-// Steer of replace mode has no rule at all.
-func TestSteerGatewayPrimaryUp(t *testing.T) {
-	rs := steerRules(unix.AF_INET, Steer{Cellular: "ppp0"})
-	if len(rs) != 1 || rs[0].OifName != "ppp0" || rs[0].IifName != "" || rs[0].Priority != SteerPriority+2 {
-		t.Errorf("rules %+v, want the one oif ppp0 rule", rs)
+// TestSteerGateway: gateway mode in the kernel. While the primary works,
+// the only rule is the cellular probes' (the Pi's traffic and what it
+// forwards both take the main table's default, the primary); while it
+// fails, both leave over ppp0 but the primary watch's bound probes; back,
+// and the kernel is as it was while the primary worked.
+func TestSteerGateway(t *testing.T) {
+	ns, h := hostWithTwoLinks(t)
+	sysctl(t, ns, "net/ipv4/ip_forward", "1")
+	sysctl(t, ns, "net/ipv6/conf/all/forwarding", "1")
+	r := NewReplyRoutes(h, nil)
+	p := twoLinkPolicy()
+	p.Steer = Steer{Cellular: "ppp0"}
+	mustNoErr(t, r.Apply(p))
+	up := kernelState(t, ns)
+	if got := sh(t, ns, "ip", "-4", "rule", "show", "priority", "10332"); !strings.Contains(got, "oif ppp0 lookup 10302") {
+		t.Errorf("primary up: the cellular probes' rule is missing: %q", got)
 	}
-	if rs := steerRules(unix.AF_INET, Steer{}); len(rs) != 0 {
-		t.Errorf("the zero Steer has rules %+v", rs)
+	for _, prio := range []string{"10330", "10331", "10333", "10334"} {
+		if got := sh(t, ns, "ip", "-4", "rule", "show", "priority", prio); strings.TrimSpace(got) != "" {
+			t.Errorf("primary up: rule %q, want none at %s", got, prio)
+		}
 	}
+	check := func(what, via string) {
+		t.Helper()
+		for _, c := range []struct{ args, want string }{
+			{"203.0.113.10", via},                                              // the Pi's own
+			{"203.0.113.10 from 192.168.1.20 iif eth0", via},                   // a listed host's, forwarded
+			{"2001:db8:2::10 from 2001:db8:1::20 iif eth0", via},               // the same, IPv6
+			{"203.0.113.10 oif eth0", "dev eth0 table main"},                   // the primary watch's probe
+			{"203.0.113.10 oif ppp0", "dev ppp0 table 10302"},                  // a cellular probe
+			{"192.168.1.30 from 192.168.1.20 iif eth0", "dev eth0 table main"}, // LAN to LAN
+		} {
+			if got := routeVia(t, ns, strings.Fields(c.args)...); got != c.want {
+				t.Errorf("%s: ip route get %s: %q, want %q", what, c.args, got, c.want)
+			}
+		}
+	}
+	check("primary up", "dev eth0 table main")
+	p.Steer = Steer{Forward: []string{"eth0"}, Cellular: "ppp0", Own: true}
+	mustNoErr(t, r.Apply(p))
+	check("primary down", "dev ppp0 table 10302")
+	p.Steer = Steer{Cellular: "ppp0"}
+	mustNoErr(t, r.Apply(p))
+	check("primary back", "dev eth0 table main")
+	diffState(t, "primary back", up, kernelState(t, ns))
+	mustNoErr(t, r.Remove())
 }
