@@ -179,7 +179,9 @@ func TestMetricsInvalidLabel(t *testing.T) {
 // output, the sample status and the empty one.
 func TestMetricsPassPromtool(t *testing.T) {
 	testenv.RequireTools(t, "promtool")
-	for name, s := range map[string]Status{"sample": sampleStatus(), "empty": {}} {
+	gw := sampleStatus()
+	gw.Route = RouteStatus{Mode: "gateway", OwnTraffic: "wired", Uplink: &UplinkStatus{Active: "primary", Since: time.Now()}}
+	for name, s := range map[string]Status{"sample": sampleStatus(), "empty": {}, "gateway": gw} {
 		cmd := exec.Command("promtool", "check", "metrics")
 		cmd.Stdin = strings.NewReader(metrics(t, s))
 		out, err := cmd.CombinedOutput()
@@ -227,6 +229,42 @@ func TestSignalWord(t *testing.T) {
 	for dbm, want := range map[int]string{-51: "excellent", -70: "excellent", -71: "good", -85: "good", -86: "fair", -100: "fair", -101: "poor", -113: "poor"} {
 		if got := signalWord(dbm); got != want {
 			t.Errorf("signalWord(%d) = %s, want %s", dbm, got, want)
+		}
+	}
+}
+
+// TestRenderGatewayStatus: gateway mode's status says which uplink carries
+// the LAN, since when, a drill and the failback time, and each primary
+// target's result, in place of split mode's own-traffic line; the metrics
+// name the active uplink.
+func TestRenderGatewayStatus(t *testing.T) {
+	since := time.Date(2026, 12, 2, 10, 0, 0, 0, time.Local)
+	until, back := since.Add(2*time.Minute), since.Add(3*time.Minute)
+	st := Status{Route: RouteStatus{Mode: "gateway", OwnTraffic: "cellular",
+		Wired:  &ProbeStats{State: "up", Targets: []TargetStats{{Target: "icmp:1.1.1.1", OK: true, LastRTT: 12 * time.Millisecond}}},
+		Uplink: &UplinkStatus{Active: "cellular", Since: since, DrillUntil: &until, BackAt: &back}}}
+	var b bytes.Buffer
+	RenderStatus(&b, st)
+	got := b.String()
+	for _, want := range []string{
+		"uplink:       cellular since 10:00:00 (drill until 10:02:00; primary up; back at 10:03:00)\n",
+		"  primary icmp:1.1.1.1: ok rtt 12ms loss 0%\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status text lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "own traffic") {
+		t.Errorf("gateway mode's status shows split mode's own-traffic line:\n%s", got)
+	}
+	body := metrics(t, st)
+	for _, want := range []string{
+		`failberry_active_uplink{uplink="cellular"} 1` + "\n",
+		`failberry_active_uplink{uplink="primary"} 0` + "\n",
+		"failberry_drill_running 1\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
 }
