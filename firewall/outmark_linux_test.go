@@ -128,9 +128,11 @@ func TestSystemNoRedirects(t *testing.T) {
 			t.Fatal(err)
 		}
 		pings()
-		if v4, v6 := counts(); v4 == 0 || v6 == 0 {
+		v4, v6 := counts()
+		if v4 == 0 || v6 == 0 {
 			t.Errorf("without the policy the LAN host received %d IPv4 and %d IPv6 redirects: the check proves nothing", v4, v6)
 		}
+		t.Logf("without the policy: %d IPv4 and %d IPv6 redirects", v4, v6)
 	})
 }
 
