@@ -113,8 +113,9 @@ echo $s $(( ($(date +%%s%%N) - s) / 1000000 ))`
 // dialSplit is where one fresh `failberry run` spent its time, from the
 // daemon's log (guest clock) set against the guest's start and online times:
 // process start, discovery (to the modem's tty), AT (bring-up and ATD to
-// CONNECT), the wait for the firewall's first apply after CONNECT, and PPP
-// (from then to ppp0's address).
+// CONNECT), the wait after CONNECT for the firewall's first apply (the closed
+// gate, firewall.Gate, which is what pppd waits for; the policy follows while
+// PPP negotiates), and PPP (from then to ppp0's address).
 type dialSplit struct{ start, discovery, at, firewall, ppp time.Duration }
 
 func (s dialSplit) String() string {

@@ -301,12 +301,38 @@ func (r *fakeRoutes) replyLinks() []string {
 	return out
 }
 
-// fakeFirewall records what the daemon asked of iptables.
-type fakeFirewall struct{ rec *calls }
+// fakeFirewall records what the daemon asked of iptables: "firewall gate"
+// for the closed gate (firewall.Gate: three filter chains, nothing else),
+// "firewall apply" for a policy. A policy's apply waits while held is
+// write-locked (nil: never), as a slow iptables-restore would.
+type fakeFirewall struct {
+	rec  *calls
+	held *sync.RWMutex
+}
 
-func (f fakeFirewall) Apply(context.Context, firewall.Ruleset) error {
+func (f fakeFirewall) Apply(_ context.Context, r firewall.Ruleset) error {
+	if isGate(r) {
+		f.rec.add("firewall gate")
+		return nil
+	}
+	if f.held != nil {
+		f.held.RLock()
+		defer f.held.RUnlock()
+	}
 	f.rec.add("firewall apply")
 	return nil
+}
+
+func isGate(r firewall.Ruleset) bool {
+	if len(r.V4.Chains) != 3 {
+		return false
+	}
+	for _, c := range r.V4.Chains {
+		if c.Table != "filter" {
+			return false
+		}
+	}
+	return true
 }
 func (f fakeFirewall) Keep(ctx context.Context, _ firewall.Ruleset, _ time.Duration) error {
 	<-ctx.Done()
