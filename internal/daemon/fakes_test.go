@@ -62,6 +62,9 @@ type simSerial struct {
 	mu    sync.Mutex
 	tty   string // "" while the modem is off the bus
 	busy  bool
+	// carrierStays: closing the port leaves a call up, as on a modem that
+	// does not see DTR drop (the bench's); otherwise the call drops.
+	carrierStays bool
 }
 
 func (s *simSerial) plug(tty string) { s.mu.Lock(); s.tty = tty; s.mu.Unlock() }
@@ -96,13 +99,16 @@ func (s *simSerial) open(path string) (*simLine, error) {
 	}()
 	l := &simLine{Conn: dte, path: path}
 	l.timeout.Store(-1)
+	stays := s.carrierStays
 	l.release = sync.OnceFunc(func() {
-		network.Close() // the call, if any, drops: NO CARRIER
-		deadline := time.Now().Add(2 * time.Second)
-		for s.modem.Snapshot().CallUp && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
+		if !stays {
+			network.Close() // the call, if any, drops: NO CARRIER
+			deadline := time.Now().Add(2 * time.Second)
+			for s.modem.Snapshot().CallUp && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
 		}
-		cancel()
+		cancel() // the modem stops before its carrier closes: a call stays up
 		dte.Close()
 		<-done
 		modemSide.Close()

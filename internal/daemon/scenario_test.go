@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -346,5 +347,46 @@ func TestScenarioGateThenPolicy(t *testing.T) {
 	receive(t, "the prober once the policy is in place", h.probers.made)
 	if !h.has("firewall apply") {
 		t.Error("no policy apply")
+	}
+}
+
+// TestScenarioStartsOnACallLeftUp: a daemon killed while online leaves the
+// modem in data mode, where it swallows AT. The next start finds the port
+// all the same (the search escapes a silent port), hangs up and dials.
+func TestScenarioStartsOnACallLeftUp(t *testing.T) {
+	h := newHarness(t, sim.Config{}, nil)
+	h.serial.carrierStays = true
+	dte, modemSide := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.modem.Run(ctx, modemSide, nil) }()
+	if _, err := dte.Write([]byte("ATD*99#\r")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 64)
+	for !strings.Contains(string(got), "CONNECT") {
+		if err := dte.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := dte.Read(buf)
+		if err != nil {
+			t.Fatalf("dialling the modem by hand: %v (read %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	cancel() // the killed daemon: no +++, no ATH, no DTR drop
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	dte.Close()
+	modemSide.Close()
+	if !h.modem.Snapshot().Online {
+		t.Fatal("the modem is not in data mode")
+	}
+	h.start()
+	h.session()
+	if n := h.modem.Snapshot().Calls; n != 2 {
+		t.Errorf("%d calls, want the one left up and a new one", n)
 	}
 }
