@@ -3,7 +3,8 @@ package firewall
 // Gate is the closed firewall the daemon puts up first, so the dial does not
 // wait for the whole policy: every packet in, out or through the policy's
 // WAN interface is dropped, the health port's included, and nothing else is
-// touched. It is a Ruleset like any other, so Apply converges to it from
+// touched: only the filter table is converged (Rules.Tables), so on a restart
+// the NAT and marks of a running policy stay while the gate is up. It is a Ruleset like any other, so Apply converges to it from
 // whatever a crashed run left (each table block atomic, adding before
 // deleting), and applying the full Ruleset after it rewrites the same three
 // chains in the same atomic filter-table transaction: the WAN is closed at
@@ -20,7 +21,7 @@ func Gate(p Policy) Ruleset {
 		w = DefaultWAN
 	}
 	family := func() Rules {
-		var r Rules
+		r := Rules{Tables: []string{tableFilter}}
 		for _, c := range []struct{ from, name string }{
 			{"INPUT", chainInput}, {"OUTPUT", chainOutput}, {"FORWARD", chainForward},
 		} {
