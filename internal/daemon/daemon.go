@@ -169,7 +169,7 @@ type Daemon struct {
 	// gateDone is closed once the closed gate (firewall.Gate) is in place,
 	// or the firewall failed (fwErr): pppd may start then.
 	gateDone chan struct{}
-	fwErr  error
+	fwErr    error
 
 	replyErr string // the last reply routing error, logged when it changes
 
