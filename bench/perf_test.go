@@ -25,12 +25,6 @@ import (
 
 var benchRuns = envInt("FAILBERRY_BENCH_RUNS", 5)
 
-// timeToLink runs cmd in the background in the guest and returns the seconds
-// until ppp0 has an IPv4 address, measured in the guest.
-const timeToLink = `s=$(date +%%s%%N); %s > /mnt/%s 2>&1 &
-until ip -4 addr show dev ppp0 2>/dev/null | grep -q inet; do sleep 0.02; done
-echo $(( ($(date +%%s%%N) - s) / 1000000 ))`
-
 func guestMillis(b *testing.B, ctx context.Context, vm *bench.VM, script string) time.Duration {
 	b.Helper()
 	out, err := vm.Run(ctx, 120*time.Second, script)
@@ -104,17 +98,73 @@ const (
 	redialOverTarget = time.Second
 )
 
-// timeToLinkFrom is timeToLink that also prints the guest's clock at the
-// start, in nanoseconds, so the daemon's log stamps can be set against it.
-const timeToLinkFrom = `s=$(date +%%s%%N); %s > /mnt/%s 2>&1 &
+// timedDial runs a dialer in the background in the guest, with `ip monitor`
+// watching the links and addresses from before it starts, and prints the
+// guest's clock at the start (ns) and the milliseconds until ppp0 has an IPv4
+// address. The monitor's log (/tmp/dial-monitor.log) stamps, in the guest's
+// clock, when pppd made ppp0 (its LCP starts then) and when the address came,
+// the same way for both dialers, without a polling loop of its own.
+const timedDial = `ip -ts monitor link address > /tmp/dial-monitor.log 2>&1 & m=$!; sleep 0.3
+s=$(date +%%s%%N); %s > /mnt/%s 2>&1 &
 until ip -4 addr show dev ppp0 2>/dev/null | grep -q inet; do sleep 0.02; done
-echo $s $(( ($(date +%%s%%N) - s) / 1000000 ))`
+e=$(date +%%s%%N); kill $m; echo $s $(( (e - s) / 1000000 ))`
+
+// dial is one timed dial: the guest's clock at the start, the time to ppp0's
+// address, and the part of it from pppd making ppp0 to the address.
+type dial struct {
+	start      time.Time
+	total, ppp time.Duration
+}
+
+func timeDial(b *testing.B, ctx context.Context, vm *bench.VM, cmd, logName string) dial {
+	b.Helper()
+	out, err := vm.Run(ctx, 120*time.Second, fmt.Sprintf(timedDial, cmd, logName))
+	var ns, ms int64
+	if _, serr := fmt.Sscan(out, &ns, &ms); err != nil || serr != nil {
+		b.Fatalf("%s: %v %v\n%s", cmd, err, serr, out)
+	}
+	d := dial{start: time.Unix(0, ns), total: time.Duration(ms) * time.Millisecond}
+	mon, err := vm.Run(ctx, 10*time.Second, `cat /tmp/dial-monitor.log`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	link, addr, ok := monitorTimes(mon)
+	if !ok {
+		b.Fatalf("%s: no ppp0 link and address in ip monitor's log:\n%s", cmd, mon)
+	}
+	d.ppp = addr.Sub(link)
+	return d
+}
+
+// monitorTimes finds, in `ip -ts monitor link address` output, when ppp0
+// first appeared and when it first got an IPv4 address.
+func monitorTimes(log string) (link, addr time.Time, ok bool) {
+	stamp := regexp.MustCompile(`^\[(\S+)\] (.*)$`)
+	for _, line := range strings.Split(log, "\n") {
+		m := stamp.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02T15:04:05.000000", m[1], time.Local)
+		if err != nil {
+			continue
+		}
+		switch {
+		case link.IsZero() && strings.Contains(m[2], " ppp0:"):
+			link = t
+		case !link.IsZero() && strings.Contains(m[2], "ppp0") && strings.Contains(m[2], " inet "):
+			return link, t, true
+		}
+	}
+	return link, addr, false
+}
 
 // dialSplit is where one fresh `failberry run` spent its time, from the
 // daemon's log (guest clock) set against the guest's start and online times:
 // process start, discovery (to the modem's tty), AT (bring-up and ATD to
-// CONNECT), the wait for the firewall's first apply after CONNECT, and PPP
-// (from then to ppp0's address).
+// CONNECT), the wait after CONNECT for the firewall's first apply (the closed
+// gate, firewall.Gate, which is what pppd waits for; the policy follows while
+// PPP negotiates), and PPP (from then to ppp0's address).
 type dialSplit struct{ start, discovery, at, firewall, ppp time.Duration }
 
 func (s dialSplit) String() string {
@@ -170,17 +220,13 @@ func BenchmarkDial(b *testing.B) {
 	if _, err := vm.Run(ctx, 60*time.Second, `install -m 0755 /mnt/bin/failberry /usr/local/bin/failberry`); err != nil {
 		b.Fatal(err)
 	}
-	var ours, theirs, redial []time.Duration
+	var ours, theirs, redial, oursPPP, theirsPPP []time.Duration
 	var splits []dialSplit
 	for i := range benchRuns {
 		logName := fmt.Sprintf("failberry-%d.log", i)
-		out, err := vm.Run(ctx, 120*time.Second, fmt.Sprintf(timeToLinkFrom, "/usr/local/bin/failberry run --config /mnt/failberry.yaml", logName))
-		var ns, ms int64
-		if _, serr := fmt.Sscan(out, &ns, &ms); err != nil || serr != nil {
-			b.Fatalf("fresh dial %d: %v %v\n%s", i, err, serr, out)
-		}
-		total := time.Duration(ms) * time.Millisecond
-		ours = append(ours, total)
+		fb := timeDial(b, ctx, vm, "/usr/local/bin/failberry run --config /mnt/failberry.yaml", logName)
+		total := fb.total
+		ours, oursPPP = append(ours, total), append(oursPPP, fb.ppp)
 		if i == 0 {
 			rss, err := vm.Run(ctx, 5*time.Second, `awk '/VmRSS/ {print $2}' /proc/$(pidof failberry)/status`)
 			if kb, perr := strconv.Atoi(strings.TrimSpace(rss)); err == nil && perr == nil {
@@ -194,11 +240,12 @@ func BenchmarkDial(b *testing.B) {
 s=$(date +%%s%%N); until ip -4 addr show dev ppp0 2>/dev/null | grep -q inet; do sleep 0.02; done
 echo $(( ($(date +%%s%%N) - s) / 1000000 ))`, strings.TrimSpace(pid))))
 		stop("failberry")
-		sp := splitDial(b, readFile(b, filepath.Join(vm.Work, logName)), time.Unix(0, ns), total)
+		sp := splitDial(b, readFile(b, filepath.Join(vm.Work, logName)), fb.start, total)
 		splits = append(splits, sp)
-		b.Logf("run %d: failberry %v (%v), redial %v", i, total, sp, redial[i])
-		theirs = append(theirs, guestMillis(b, ctx, vm, fmt.Sprintf(timeToLink, "wvdial --config=/mnt/wvdial.conf", fmt.Sprintf("wvdial-%d.log", i))))
-		b.Logf("run %d: wvdial %v", i, theirs[i])
+		b.Logf("run %d: failberry %v (%v; pppd's ppp0 to its address %v), redial %v", i, total, sp, fb.ppp, redial[i])
+		wv := timeDial(b, ctx, vm, "wvdial --config=/mnt/wvdial.conf", fmt.Sprintf("wvdial-%d.log", i))
+		theirs, theirsPPP = append(theirs, wv.total), append(theirsPPP, wv.ppp)
+		b.Logf("run %d: wvdial %v (pppd's ppp0 to its address %v)", i, wv.total, wv.ppp)
 		stop("wvdial")
 	}
 	med := func(f func(dialSplit) time.Duration) time.Duration {
@@ -225,6 +272,17 @@ echo $(( ($(date +%%s%%N) - s) / 1000000 ))`, strings.TrimSpace(pid))))
 	b.Logf("wvdial 1.61 + pppd -> ppp0 address: median %v of %v", wv, theirs)
 	b.Logf("failberry / wvdial: %.2f (target at most %.2f)", ratio, dialRatioTarget)
 	b.Logf("failberry's split (medians of each part): %v", split)
+	b.Logf("pppd's ppp0 to its address (ip monitor, medians): failberry %v of %v, wvdial %v of %v",
+		median(oursPPP), oursPPP, median(theirsPPP), theirsPPP)
+	before := func(totals, ppps []time.Duration) []time.Duration {
+		var out []time.Duration
+		for i := range totals {
+			out = append(out, totals[i]-ppps[i])
+		}
+		return out
+	}
+	b.Logf("start to pppd's ppp0 (each run's total less that, medians): failberry %v, wvdial %v",
+		median(before(ours, oursPPP)), median(before(theirs, theirsPPP)))
 	b.Logf("kill -9 pppd -> ppp0 address again: median %v of %v, fresh dial %v: redial - fresh %v (target at most %v)",
 		re, redial, fresh, re-fresh, redialOverTarget)
 	if ratio > dialRatioTarget {

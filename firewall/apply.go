@@ -148,6 +148,9 @@ func (c *converger) run(r Rules) error {
 		}
 	}
 	for _, table := range managedTables {
+		if !r.manages(table) {
+			continue
+		}
 		var stale []string
 		for _, name := range existing[table] {
 			if strings.HasPrefix(name, ChainPrefix) && !describes(r, table, name) {

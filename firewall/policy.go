@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -135,7 +136,16 @@ func (j Jump) Spec() string { return "-j " + j.To }
 type Rules struct {
 	Chains []Chain
 	Jumps  []Jump
+	// Tables are the tables Apply converges to these rules; the others are
+	// left as they are. Nil: every managed table (owned chains the rules do
+	// not describe are removed from each). The closed gate (Gate) names only
+	// the filter table, so a restart's gate does not drop the NAT and marks
+	// a running policy has for the other uplinks while it closes the WAN.
+	Tables []string
 }
+
+// manages reports whether Apply converges table for r.
+func (r Rules) manages(table string) bool { return r.Tables == nil || slices.Contains(r.Tables, table) }
 
 // Empty reports whether the family has nothing to install (IPv6 off).
 func (r Rules) Empty() bool { return len(r.Chains) == 0 && len(r.Jumps) == 0 }

@@ -76,6 +76,9 @@ func (c *converger) runBatch(ctx context.Context, b Batch, r Rules) error {
 	var script []string
 	var changes []string
 	for _, table := range managedTables {
+		if !r.manages(table) {
+			continue
+		}
 		lines, ch := planTable(table, snap[table], r)
 		if len(lines) > 0 {
 			script = append(script, "*"+table)

@@ -569,3 +569,54 @@ func TestSystemFlushConntrack(t *testing.T) {
 		}
 	})
 }
+
+// TestSystemGate: the gate the daemon applies first drops everything on the
+// WAN, the health port included, and the policy applied over it opens what
+// the policy opens and leaves exactly what applying the policy alone leaves.
+func TestSystemGate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tp *topo) {
+		serveTCP(t, tp.inet, ":8080")
+		serveTCP(t, tp.gw, ":9000")
+		serveTCP(t, tp.lan, ":8081")
+		fw := tp.firewall()
+		if err := fw.Apply(context.Background(), Gate(tp.policy)); err != nil {
+			t.Fatalf("Apply(gate): %v", err)
+		}
+		gated := tp.save()
+		fams := []struct{ lan, gwWAN, inet string }{
+			{"192.168.50.10", "203.0.113.1", "203.0.113.2"},
+			{"fd50::10", "2001:db8::1", "2001:db8::2"},
+		}
+		hp := func(h string, port int) string { return net.JoinHostPort(h, fmt.Sprint(port)) }
+		for _, fam := range fams {
+			_, err := dialTCP(t, tp.inet, "", hp(fam.gwWAN, 9000), dropWait, false)
+			wantTimeout(t, "gate: internet to health port", err)
+			_, err = dialTCP(t, tp.inet, "", hp(fam.lan, 8081), dropWait, false)
+			wantTimeout(t, "gate: internet to LAN host", err)
+			_, err = dialTCP(t, tp.lan, "", hp(fam.inet, 8080), dropWait, false)
+			wantTimeout(t, "gate: LAN to internet", err)
+			_, err = dialTCP(t, tp.gw, "", hp(fam.inet, 8080), dropWait, false)
+			wantTimeout(t, "gate: gateway to internet", err)
+		}
+		if err := fw.Apply(context.Background(), tp.ruleset(tp.policy)); err != nil {
+			t.Fatalf("Apply(policy) over the gate: %v", err)
+		}
+		for _, fam := range fams {
+			got, err := dialTCP(t, tp.lan, "", hp(fam.inet, 8080), openWait, false)
+			wantPeer(t, "policy: LAN to internet (masqueraded)", got, err, fam.gwWAN)
+			got, err = dialTCP(t, tp.inet, "", hp(fam.gwWAN, 9000), openWait, false)
+			wantPeer(t, "policy: internet to health port", got, err, fam.inet)
+		}
+		over := tp.save()
+		if err := fw.Cleanup(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Apply(context.Background(), tp.ruleset(tp.policy)); err != nil {
+			t.Fatal(err)
+		}
+		sameSave(t, "policy over the gate against the policy alone", tp.save(), over)
+		if gated == over {
+			t.Error("the gate's rules are the policy's")
+		}
+	})
+}

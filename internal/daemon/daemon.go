@@ -166,7 +166,10 @@ type Daemon struct {
 	drills        chan drillReq
 
 	fwDone chan struct{} // closed once the firewall is applied (or failed: fwErr)
-	fwErr  error
+	// gateDone is closed once the closed gate (firewall.Gate) is in place,
+	// or the firewall failed (fwErr): pppd may start then.
+	gateDone chan struct{}
+	fwErr    error
 
 	replyErr string // the last reply routing error, logged when it changes
 
@@ -240,8 +243,9 @@ const cleanupTimeout = 10 * time.Second
 // routes it added. It returns an error only for a failure to start.
 //
 // The firewall is applied while the modem comes up (iptables is slow on a Pi
-// and the AT bring-up needs no firewall); pppd starts only once it is applied,
-// and READY=1 is sent then.
+// and the AT bring-up needs no firewall): first a closed gate, after which
+// pppd may start, then the whole policy while PPP negotiates; READY=1 is sent
+// once the policy is applied.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.beat.Beat()
 	if err := pppd.KillStale(d.opts.RunRoot, Linkname, d.log); err != nil {
@@ -254,7 +258,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer shutdown(servers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	d.fwDone = make(chan struct{})
+	d.fwDone, d.gateDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(d.fwDone)
 		if d.fwErr = d.startFirewall(ctx); d.fwErr != nil {

@@ -62,6 +62,9 @@ type simSerial struct {
 	mu    sync.Mutex
 	tty   string // "" while the modem is off the bus
 	busy  bool
+	// carrierStays: closing the port leaves a call up, as on a modem that
+	// does not see DTR drop (the bench's); otherwise the call drops.
+	carrierStays bool
 }
 
 func (s *simSerial) plug(tty string) { s.mu.Lock(); s.tty = tty; s.mu.Unlock() }
@@ -96,13 +99,16 @@ func (s *simSerial) open(path string) (*simLine, error) {
 	}()
 	l := &simLine{Conn: dte, path: path}
 	l.timeout.Store(-1)
+	stays := s.carrierStays
 	l.release = sync.OnceFunc(func() {
-		network.Close() // the call, if any, drops: NO CARRIER
-		deadline := time.Now().Add(2 * time.Second)
-		for s.modem.Snapshot().CallUp && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
+		if !stays {
+			network.Close() // the call, if any, drops: NO CARRIER
+			deadline := time.Now().Add(2 * time.Second)
+			for s.modem.Snapshot().CallUp && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
 		}
-		cancel()
+		cancel() // the modem stops before its carrier closes: a call stays up
 		dte.Close()
 		<-done
 		modemSide.Close()
@@ -301,12 +307,38 @@ func (r *fakeRoutes) replyLinks() []string {
 	return out
 }
 
-// fakeFirewall records what the daemon asked of iptables.
-type fakeFirewall struct{ rec *calls }
+// fakeFirewall records what the daemon asked of iptables: "firewall gate"
+// for the closed gate (firewall.Gate: three filter chains, nothing else),
+// "firewall apply" for a policy. A policy's apply waits while held is
+// write-locked (nil: never), as a slow iptables-restore would.
+type fakeFirewall struct {
+	rec  *calls
+	held *sync.RWMutex
+}
 
-func (f fakeFirewall) Apply(context.Context, firewall.Ruleset) error {
+func (f fakeFirewall) Apply(_ context.Context, r firewall.Ruleset) error {
+	if isGate(r) {
+		f.rec.add("firewall gate")
+		return nil
+	}
+	if f.held != nil {
+		f.held.RLock()
+		defer f.held.RUnlock()
+	}
 	f.rec.add("firewall apply")
 	return nil
+}
+
+func isGate(r firewall.Ruleset) bool {
+	if len(r.V4.Chains) != 3 {
+		return false
+	}
+	for _, c := range r.V4.Chains {
+		if c.Table != "filter" {
+			return false
+		}
+	}
+	return true
 }
 func (f fakeFirewall) Keep(ctx context.Context, _ firewall.Ruleset, _ time.Duration) error {
 	<-ctx.Done()

@@ -121,9 +121,31 @@ func (d *Daemon) firewallReady(ctx context.Context) error {
 	}
 }
 
-// startFirewall applies the policy over whatever an earlier run left.
+// gateReady waits until the closed gate is in place (or the whole policy, or
+// the firewall is off): from then on nothing on the link is reachable, so
+// pppd may start while the policy is still being applied.
+func (d *Daemon) gateReady(ctx context.Context) error {
+	select {
+	case <-d.gateDone:
+	case <-d.fwDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-d.fwDone:
+		return d.fwErr
+	default:
+		return nil // fwErr is written before fwDone closes, never before
+	}
+}
+
+// startFirewall applies the closed gate, then the policy, over whatever an
+// earlier run left (see firewall.Gate). The gate costs a small restore per
+// family, over in the time the modem takes to be found and brought up; the
+// policy's much larger one overlaps PPP's negotiation instead of delaying it.
 func (d *Daemon) startFirewall(ctx context.Context) error {
 	if !d.cfg.Firewall.Enabled {
+		close(d.gateDone)
 		return nil
 	}
 	fw, err := d.firewall()
@@ -137,6 +159,11 @@ func (d *Daemon) startFirewall(ctx context.Context) error {
 	if err := firewall.EnableForwarding(d.opts.ProcRoot, true, d.cfg.Firewall.IPv6); err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	}
+	if err := fw.Apply(ctx, firewall.Gate(firewallPolicy(d.cfg, cellularWAN(d.cfg, d.cellKind())))); err != nil {
+		d.st.setFirewall(false, err)
+		return fmt.Errorf("firewall: the closed gate: %w", err)
+	}
+	close(d.gateDone)
 	if err := fw.Apply(ctx, d.currentRules()); err != nil {
 		d.st.setFirewall(false, err)
 		return fmt.Errorf("firewall: %w", err)

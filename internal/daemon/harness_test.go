@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ var (
 // modem on ttyUSB2 of the captured MF180 sysfs tree (modem/testdata).
 type harness struct {
 	t       *testing.T
+	fwHeld  sync.RWMutex // write-locked: the policy's apply waits (the gate's does not)
 	d       *Daemon
 	rec     *calls
 	modem   *sim.Modem
@@ -105,7 +107,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 		Config: cfg, Logger: testLogger(t), SysRoot: h.sys, DevRoot: h.dev, RunRoot: dir, ProcRoot: proc,
 		Events: systemd.NewEventsWithSender(nil, nil),
 		Serial: h.serial, StartPPP: h.pppd.start, Netcard: h.netcard, WatchLink: h.links.watch, Routes: h.routes,
-		Firewall: fakeFirewall{h.rec}, USB: h.usb, NewProber: h.probers.make,
+		Firewall: fakeFirewall{rec: h.rec, held: &h.fwHeld}, USB: h.usb, NewProber: h.probers.make,
 		Run:            func(_ context.Context, argv []string) ([]byte, error) { h.rec.add("run %v", argv); return nil, nil },
 		FlushConntrack: func(a netip.Addr) (uint, error) { h.rec.add("conntrack flush %s", a); return 0, nil },
 		ForgetMarked: func(mark, mask uint32) (uint, error) {
@@ -211,7 +213,7 @@ func (h *harness) stop() {
 	}
 	// The firewall's first apply runs beside the session and may finish
 	// during the stop (a stop while searching): it is not part of the order.
-	late := slices.DeleteFunc(slices.Clone(log), func(c string) bool { return c == "firewall apply" })
+	late := slices.DeleteFunc(slices.Clone(log), func(c string) bool { return c == "firewall apply" || c == "firewall gate" })
 	tail := late[max(0, len(late)-2):]
 	if !slices.Equal(tail, []string{"replies removed", "firewall cleanup"}) {
 		h.t.Errorf("calls at stop end with %q, want reply routing removed then the firewall cleaned%s", tail, joined(log))

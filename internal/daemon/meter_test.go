@@ -71,7 +71,7 @@ func meterHarness(t *testing.T, stateDir string) (*harness, *capFirewall) {
 		c.StateDir = stateDir
 		c.Meter.Cap, c.Meter.WarnAt, c.Meter.CapAction = 10_000, []float64{0.5}, "block"
 	})
-	fw := &capFirewall{fakeFirewall: fakeFirewall{h.rec}}
+	fw := &capFirewall{fakeFirewall: fakeFirewall{rec: h.rec}}
 	h.d.opts.Firewall = fw
 	return h, fw
 }

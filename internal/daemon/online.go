@@ -217,6 +217,11 @@ func (s *onlineSession) up(ctx context.Context, l route.Link) error {
 	d.events.Emit(systemd.LinkUp, "cellular link up "+statusLine(l, info), map[string]string{
 		"INTERFACE": l.Name, "LOCAL": l.Local.String(), "PEER": peer.String(), "OPERATOR": info.Operator,
 	})
+	// Probes over the closed gate would fail: they start once the policy
+	// (applied while PPP negotiated) is in place.
+	if err := d.firewallReady(ctx); err != nil {
+		return err
+	}
 	if !s.startProber(ctx, l.Name) {
 		s.armProof() // no probes: staying up is the only proof there is
 	}

@@ -91,6 +91,9 @@ func (d *Daemon) beatWhile(ctx context.Context, bound time.Duration) (stop func(
 // probeAT is discovery's test of a candidate port: does it answer AT? The
 // port the modem was last seen on counts without a probe: a call left up
 // swallows AT, and wake() escapes it, or the ladder acts on a silent modem.
+// A port silent to AT may be that modem at the daemon's start, left in data
+// mode by a run that was killed (no port is known yet then): it gets the
+// escape (+++ between guard times, then ATH) and one more AT.
 func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 	if path == d.st.currentTTY() {
 		return true
@@ -110,7 +113,14 @@ func (d *Daemon) probeAT(ctx context.Context, path string) bool {
 			return true
 		}
 	}
-	return false
+	if ctx.Err() != nil {
+		return false
+	}
+	if err := modem.Hangup(ctx, eng); err != nil {
+		d.log.Debug("escaping a silent port", "tty", path, "err", err)
+	}
+	_, err = eng.Command(ctx, "AT", wakeTimeout)
+	return err == nil
 }
 
 // takeStep carries out a recovery action. Failures are logged: the next

@@ -81,7 +81,9 @@ func (d *Daemon) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.firewallReady(ctx); err != nil {
+	// The closed gate suffices: PPP negotiates over the tty, and the link
+	// carries nothing the gate lets through until the policy replaces it.
+	if err := d.gateReady(ctx); err != nil {
 		f.Close()
 		return err
 	}
