@@ -639,7 +639,11 @@ echo $(( (a - s) / 1000000 )) $(( ($(date +%%s%%N) - s) / 1000000 ))`
 // LAN host's first ping through the stick. The issue sets no target, so
 // it reports and checks nothing but that each round gets online.
 func BenchmarkNetcard(b *testing.B) {
-	ctx, vm := bootBenchVM(b, bench.Options{Netcard: true})
+	// Under systemd, as TestNetcardStick: its udev gives the stick its
+	// enx... name (the stage2 shell leaves it eth0, which topology.sh's
+	// LAN veth takes).
+	ctx, vm := bootBenchVM(b, bench.Options{Netcard: true, Systemd: true})
+	waitGuest(b, ctx, vm, 60*time.Second, `systemctl is-system-running --wait >/dev/null 2>&1; systemctl is-active bench.target`)
 	b.Logf("the stick enumerated as %s", stickUp(b, ctx, vm))
 	if err := os.WriteFile(filepath.Join(vm.Work, "failberry.yaml"), []byte(bench.DaemonConfig("  kind: netcard")), 0o600); err != nil {
 		b.Fatal(err)
