@@ -620,7 +620,8 @@ func BenchmarkGateway(b *testing.B) {
 }
 
 // netcardOnline starts `failberry run` in the background in the guest and
-// prints the milliseconds, by the guest's clock, until cell0 has an IPv4
+// prints the guest's clock at the start (ns) and the milliseconds, by that
+// clock, until cell0 has an IPv4
 // address and until the LAN host's first ping of the internet host comes
 // back (200 ms an attempt, so a lost first echo costs that much at most).
 const netcardOnline = `s=$(date +%%s%%N); end=$(( $(date +%%s) + 90 ))
