@@ -43,7 +43,7 @@ const (
 
 func TestNotify(t *testing.T) {
 	ctx, vm := startVMFor(t, sim.Config{}, true, 10*time.Minute)
-	in := &inbound{t: t, ctx: ctx, vm: vm, cell: cellAddr1}
+	in := &inbound{t: t, root: t, ctx: ctx, vm: vm, cell: cellAddr1}
 	waitGuest(t, ctx, vm, 90*time.Second, `systemctl is-system-running --wait >/dev/null 2>&1; systemctl is-active bench.target`)
 	setupNetworks(t, ctx, vm)
 	guest(t, ctx, vm, 20*time.Second, bench.Script("inbound.sh"))
