@@ -307,3 +307,38 @@ func rulesOf(r Rules, name string) []string {
 	}
 	return nil
 }
+
+// stallTables holds the first ListChains until release, then fails it as
+// the iptables-save that a cancelled context killed.
+type stallTables struct {
+	Tables
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *stallTables) ListChains(table string) ([]string, error) {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return nil, errors.New("/usr/sbin/iptables-save: signal: killed")
+}
+
+// A check that the daemon's stop cuts short is no failure of the rules:
+// Keep returns without an ERROR line (one on every stop, in the journal).
+func TestKeepQuietWhenStoppedMidCheck(t *testing.T) {
+	rs := mustBuild(t, Policy{LAN: []string{"eth0"}, HealthPort: 9000})
+	st := &stallTables{Tables: newFake(), entered: make(chan struct{}), release: make(chan struct{})}
+	var logs syncBuffer
+	fw := New(st, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- fw.Keep(ctx, rs, time.Hour) }()
+	<-st.entered
+	cancel()
+	close(st.release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Keep = %v, want context.Canceled", err)
+	}
+	if strings.Contains(logs.String(), "failed") {
+		t.Errorf("Keep logged the stop as a failure:\n%s", logs.String())
+	}
+}

@@ -25,6 +25,11 @@ func (f *Firewall) Keep(ctx context.Context, r Ruleset, every time.Duration) err
 				f.Repaired(changes)
 			}
 		}
+		if ctx.Err() != nil {
+			// A pass cut short by the stop: its error (iptables-save
+			// killed) is the stop's, not the rules'.
+			return ctx.Err()
+		}
 		switch {
 		case err != nil && err.Error() != lastErr:
 			f.log.Error("firewall check failed", "err", err)
