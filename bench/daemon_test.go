@@ -89,6 +89,43 @@ func TestDaemonDialsAndRedials(t *testing.T) {
 	if n := vm.Modem.Snapshot().Calls; n != 2 {
 		t.Errorf("modem saw %d calls, want 2 (dial, redial)", n)
 	}
+	t.Run("daemon-dies-while-pppd-held", func(t *testing.T) { heldPPPDOutlivesNoDaemon(t, ctx, vm) })
+}
+
+// heldPPPDOutlivesNoDaemon: pppd starts held before ATD (pppd.Start);
+// when the daemon dies before CONNECT, its end of the hold goes with it.
+// The orphan must give up without running PPP on a line that nobody
+// supervises: no ppp0, no byte of it through the call the network then
+// connects.
+func heldPPPDOutlivesNoDaemon(t *testing.T, ctx context.Context, vm *bench.VM) {
+	guest(t, ctx, vm, 30*time.Second, `pkill -x failberry; while pidof failberry >/dev/null || ip link show ppp0 >/dev/null 2>&1; do sleep 0.1; done`)
+	vm.Modem.DropDTR()
+	const connectDelay = 6 * time.Second
+	vm.Modem.SetConnectDelay(connectDelay)
+	calls := vm.Modem.Snapshot().Calls
+	background(t, ctx, vm, "held-monitor.log", `ip -ts monitor link`)
+	background(t, ctx, vm, "failberry-held.log", `/mnt/bin/failberry run --config /mnt/failberry.yaml`)
+	var held []string
+	waitFor(t, 60*time.Second, "the daemon's held pppd", func() bool {
+		held = pppdPids(t, ctx, vm)
+		return len(held) == 1
+	})
+	killed := time.Now()
+	guest(t, ctx, vm, 5*time.Second, `kill -9 $(pidof failberry)`)
+	waitGuest(t, ctx, vm, 20*time.Second, `! kill -0 `+held[0]+` 2>/dev/null`)
+	t.Logf("the held pppd %s ended %v after its daemon's SIGKILL", held[0], time.Since(killed).Round(100*time.Millisecond))
+	// The network connects the call the daemon asked for; nothing speaks PPP on it.
+	waitFor(t, connectDelay+10*time.Second, "the network's CONNECT", func() bool { return vm.Modem.Snapshot().Calls > calls })
+	time.Sleep(2 * time.Second)
+	if st := vm.Modem.Snapshot(); st.BytesUp != 0 {
+		t.Errorf("%d bytes went up the call after the daemon died: the held pppd ran PPP", st.BytesUp)
+	}
+	if mon := guest(t, ctx, vm, 5*time.Second, `cat /mnt/held-monitor.log`); strings.Contains(mon, "ppp0") {
+		t.Errorf("ppp0 appeared after the daemon died:\n%s", mon)
+	}
+	if p := pppdPids(t, ctx, vm); len(p) != 0 {
+		t.Errorf("pppd left behind: %v", p)
+	}
 }
 
 func TestDaemonSIMRemovedNeverPowerCycles(t *testing.T) {

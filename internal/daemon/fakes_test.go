@@ -166,7 +166,6 @@ func (f *fakePPPD) start(_ context.Context, o pppd.Options, line DialLine, _ *sl
 	l := line.(*simLine)
 	l.handedOver.Store(true)
 	p := &fakePPP{rec: f.rec, parent: f, line: l, pid: int(f.pids.Add(1)), done: make(chan struct{})}
-	go io.Copy(io.Discard, l.Conn) //nolint:errcheck // pppd reads the line until it exits
 	f.rec.add("pppd start %s %s", pppd.Interface(o), l.path)
 	f.started <- p
 	return p, nil
@@ -175,13 +174,28 @@ func (f *fakePPPD) start(_ context.Context, o pppd.Options, line DialLine, _ *sl
 // fakePPP is one fake pppd: it runs until the test makes it exit or the
 // daemon stops it, and then drops the call, as pppd's hangup does.
 type fakePPP struct {
-	rec    *calls
-	parent *fakePPPD
-	line   *simLine
-	pid    int
-	once   sync.Once
-	done   chan struct{}
-	err    error
+	rec     *calls
+	parent  *fakePPPD
+	line    *simLine
+	pid     int
+	once    sync.Once
+	release sync.Once
+	done    chan struct{}
+	err     error
+}
+
+// Release lets the held fake read the line, as pppd.Process.Release does.
+func (p *fakePPP) Release() error {
+	p.release.Do(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		p.rec.add("pppd release %d", p.pid)
+		go io.Copy(io.Discard, p.line.Conn) //nolint:errcheck // pppd reads the line until it exits
+	})
+	return nil
 }
 
 // exit ends pppd on its own with err (the peer hung up, it was killed...).
@@ -310,14 +324,19 @@ func (r *fakeRoutes) replyLinks() []string {
 // fakeFirewall records what the daemon asked of iptables: "firewall gate"
 // for the closed gate (firewall.Gate: three filter chains, nothing else),
 // "firewall apply" for a policy. A policy's apply waits while held is
-// write-locked (nil: never), as a slow iptables-restore would.
+// write-locked (nil: never), as a slow iptables-restore would; the gate's
+// while gateHeld is.
 type fakeFirewall struct {
-	rec  *calls
-	held *sync.RWMutex
+	rec            *calls
+	held, gateHeld *sync.RWMutex
 }
 
 func (f fakeFirewall) Apply(_ context.Context, r firewall.Ruleset) error {
 	if isGate(r) {
+		if f.gateHeld != nil {
+			f.gateHeld.RLock()
+			defer f.gateHeld.RUnlock()
+		}
 		f.rec.add("firewall gate")
 		return nil
 	}

@@ -31,24 +31,25 @@ var (
 // harness is one daemon running against the fakes, with the simulated
 // modem on ttyUSB2 of the captured MF180 sysfs tree (modem/testdata).
 type harness struct {
-	t       *testing.T
-	fwHeld  sync.RWMutex // write-locked: the policy's apply waits (the gate's does not)
-	d       *Daemon
-	rec     *calls
-	modem   *sim.Modem
-	serial  *simSerial
-	pppd    *fakePPPD
-	netcard *fakeNetcard
-	links   *fakeWatcher
-	routes  *fakeRoutes
-	usb     *fakeUSB
-	probers *fakeProbers
-	clock   *fakeClock
-	traffic *fakeTraffic
-	sys     string // the sysfs root: a copy of a captured tree
-	dev     string
-	cancel  context.CancelFunc
-	done    chan error
+	t        *testing.T
+	fwHeld   sync.RWMutex // write-locked: the policy's apply waits (the gate's does not)
+	gateHeld sync.RWMutex // write-locked: the gate's apply waits
+	d        *Daemon
+	rec      *calls
+	modem    *sim.Modem
+	serial   *simSerial
+	pppd     *fakePPPD
+	netcard  *fakeNetcard
+	links    *fakeWatcher
+	routes   *fakeRoutes
+	usb      *fakeUSB
+	probers  *fakeProbers
+	clock    *fakeClock
+	traffic  *fakeTraffic
+	sys      string // the sysfs root: a copy of a captured tree
+	dev      string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // newHarness builds the daemon; simCfg and edit adjust the modem and the
@@ -107,7 +108,7 @@ func newHarness(t *testing.T, simCfg sim.Config, edit func(*config.Config)) *har
 		Config: cfg, Logger: testLogger(t), SysRoot: h.sys, DevRoot: h.dev, RunRoot: dir, ProcRoot: proc,
 		Events: systemd.NewEventsWithSender(nil, nil),
 		Serial: h.serial, StartPPP: h.pppd.start, Netcard: h.netcard, WatchLink: h.links.watch, Routes: h.routes,
-		Firewall: fakeFirewall{rec: h.rec, held: &h.fwHeld}, USB: h.usb, NewProber: h.probers.make,
+		Firewall: fakeFirewall{rec: h.rec, held: &h.fwHeld, gateHeld: &h.gateHeld}, USB: h.usb, NewProber: h.probers.make,
 		Run:            func(_ context.Context, argv []string) ([]byte, error) { h.rec.add("run %v", argv); return nil, nil },
 		FlushConntrack: func(a netip.Addr) (uint, error) { h.rec.add("conntrack flush %s", a); return 0, nil },
 		ForgetMarked: func(mark, mask uint32) (uint, error) {

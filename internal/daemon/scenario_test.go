@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/failberry/failberry/health"
+	"github.com/failberry/failberry/internal/config"
 	"github.com/failberry/failberry/internal/linkstats"
 	"github.com/failberry/failberry/internal/route"
 	"github.com/failberry/failberry/modem/pppd"
@@ -46,7 +47,7 @@ func TestScenarioLinkUpThenPeer(t *testing.T) {
 		t.Fatalf("link-up events %+v, want one with local %s and peer %s", ups, cellLocal, cellPeer)
 	}
 	want := []string{
-		"firewall gate", "dial line " + h.tty("ttyUSB2"), "pppd start ppp0 " + h.tty("ttyUSB2"),
+		"firewall gate", "dial line " + h.tty("ttyUSB2"), "pppd start ppp0 " + h.tty("ttyUSB2"), "pppd release 1",
 		"route apply ppp0 " + cellLocal.String(), "route apply ppp0 " + cellLocal.String(),
 	}
 	// The policy's apply runs beside the dial, after the gate: where it
@@ -323,7 +324,44 @@ func TestScenarioLinkLostEndsTheSessionAtOnce(t *testing.T) {
 	h.stop()
 }
 
-// TestScenarioGateThenPolicy: pppd starts once the closed gate is in place,
+// TestScenarioHeldPPPDAwaitsGate: pppd starts (held) before ATD, so that it
+// loads while the network answers, and is released onto the line only once
+// the closed gate is in place.
+func TestScenarioHeldPPPDAwaitsGate(t *testing.T) {
+	h := newHarness(t, sim.Config{}, nil)
+	h.gateHeld.Lock()
+	h.start()
+	p := receive(t, "pppd to start", h.pppd.started)
+	eventually(t, "the dial's CONNECT", func() bool { return h.modem.Snapshot().CallUp })
+	time.Sleep(300 * time.Millisecond)
+	if h.has(fmt.Sprintf("pppd release %d", p.Pid())) {
+		t.Fatalf("pppd released before the gate%s", joined(h.rec.all()))
+	}
+	h.gateHeld.Unlock()
+	eventually(t, "pppd's release", func() bool { return h.has(fmt.Sprintf("pppd release %d", p.Pid())) })
+	all := h.rec.all()
+	if i, j := slices.Index(all, "firewall gate"), slices.Index(all, fmt.Sprintf("pppd release %d", p.Pid())); i < 0 || j < i {
+		t.Fatalf("pppd released before the gate%s", joined(all))
+	}
+	receive(t, "the link watch", h.links.watches)
+	h.stop()
+}
+
+// TestScenarioFailedDialStopsHeldPPPD: ATD answers NO CARRIER; the pppd
+// held for that call is stopped, never released onto the line.
+func TestScenarioFailedDialStopsHeldPPPD(t *testing.T) {
+	h := newHarness(t, sim.Config{}, func(c *config.Config) { c.Modem.DialString = "*99***3#" }) // no context 3
+	h.start()
+	p := receive(t, "pppd to start", h.pppd.started)
+	stopped := fmt.Sprintf("pppd stop %d grace %v", p.Pid(), deadPathStopGrace)
+	eventually(t, "the held pppd's stop", func() bool { return h.has(stopped) })
+	if h.has(fmt.Sprintf("pppd release %d", p.Pid())) {
+		t.Fatalf("the pppd of a failed dial was released%s", joined(h.rec.all()))
+	}
+	h.stop()
+}
+
+// TestScenarioGateThenPolicy: pppd is released once the closed gate is in place,
 // while the policy is still being applied; the probes (which the gate would
 // fail) start only once the policy is in place.
 func TestScenarioGateThenPolicy(t *testing.T) {
@@ -334,8 +372,8 @@ func TestScenarioGateThenPolicy(t *testing.T) {
 	if h.has("firewall apply") {
 		t.Fatal("the policy was applied while held")
 	}
-	if i, j := slices.Index(h.rec.all(), "firewall gate"), slices.Index(h.rec.all(), "pppd start ppp0 "+h.tty("ttyUSB2")); i < 0 || j < i {
-		t.Fatalf("pppd started before the gate%s", joined(h.rec.all()))
+	if i, j := slices.Index(h.rec.all(), "firewall gate"), slices.Index(h.rec.all(), "pppd release 1"); i < 0 || j < i {
+		t.Fatalf("pppd released before the gate%s", joined(h.rec.all()))
 	}
 	w.fn(route.Link{Name: "ppp0", Index: 7, Up: true, Local: cellLocal, Peer: cellPeer})
 	select {

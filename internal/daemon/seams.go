@@ -56,9 +56,12 @@ type PPP interface {
 	// Stop hangs up, kills after grace, and returns once pppd is reaped.
 	Stop(grace time.Duration) error
 	Pid() int
+	// Release lets pppd go on to the line: until then it has loaded but
+	// not touched the line (pppd.Start).
+	Release() error
 }
 
-// StartPPP starts pppd with o on line.
+// StartPPP starts pppd with o on line, held until Release.
 type StartPPP func(ctx context.Context, o pppd.Options, line DialLine, logger *slog.Logger) (PPP, error)
 
 // NetLink is a network-card stick's running link with its DHCP lease:

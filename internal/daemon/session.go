@@ -70,7 +70,7 @@ func (d *Daemon) session(ctx context.Context) error {
 		return err
 	}
 	stop := d.beatWhile(ctx, time.Duration(d.cfg.Modem.RegistrationTimeout)+dialTimeout+time.Minute)
-	f, err := d.bringUpAndDial(ctx, tty)
+	f, proc, err := d.bringUpAndDial(ctx, tty)
 	stop()
 	if err == nil {
 		// The line now carries PPP: say so before giving the slot back, so
@@ -83,66 +83,73 @@ func (d *Daemon) session(ctx context.Context) error {
 	}
 	// The closed gate suffices: PPP negotiates over the tty, and the link
 	// carries nothing the gate lets through until the policy replaces it.
-	if err := d.gateReady(ctx); err != nil {
-		f.Close()
-		return err
+	err = d.gateReady(ctx)
+	if err == nil {
+		err = proc.Release()
 	}
-	proc, err := d.opts.StartPPP(ctx, d.pppdOptions(), f, d.log.With("component", "pppd"))
-	f.Close() // pppd has its own copy of the descriptor
 	if err != nil {
-		return fmt.Errorf("starting pppd: %w", err)
+		_ = proc.Stop(deadPathStopGrace)
+	}
+	// pppd has its own copy of the descriptor: the line hangs up (DTR)
+	// when pppd's is closed, as it ends.
+	f.Close()
+	if err != nil {
+		return err
 	}
 	return d.online(ctx, cellLink{proc: proc, iface: pppd.Interface(d.pppdOptions()), what: "pppd"})
 }
 
-// bringUpAndDial does the AT part: bring-up over go.bug.st/serial, then the
-// dial on a plain file whose descriptor pppd inherits (as wvdial does).
-func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (DialLine, error) {
-	info, err := d.bringUp(ctx, tty)
+// bringUpAndDial does the AT part on one line, a plain file whose
+// descriptor pppd inherits (as wvdial does), and returns that line after
+// CONNECT with pppd on it, held until the caller releases it.
+//
+// pppd starts first, held (pppd.Start): its own start, the dynamic
+// libraries and the options files, which takes most of a second on a slow
+// machine with a cold cache, then overlaps the bring-up and the network's
+// answer to ATD instead of following CONNECT. The held pppd does not touch
+// the line; any failure on the way stops it.
+func (d *Daemon) bringUpAndDial(ctx context.Context, tty string) (DialLine, PPP, error) {
+	d.setPhase(PhaseBringingUp, tty)
+	f, err := d.opts.Serial.OpenDial(tty, d.cfg.Modem.Baud)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
 	}
-	return d.dial(ctx, tty, info)
+	proc, err := d.opts.StartPPP(ctx, d.pppdOptions(), f, d.log.With("component", "pppd"))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("starting pppd: %w", err)
+	}
+	if err := d.bringUpThenDial(ctx, tty, f); err != nil {
+		_ = proc.Stop(deadPathStopGrace)
+		f.Close()
+		return nil, nil, err
+	}
+	return f, proc, nil
 }
 
-func (d *Daemon) bringUp(ctx context.Context, tty string) (modem.Info, error) {
-	d.setPhase(PhaseBringingUp, tty)
-	port, err := d.opts.Serial.OpenAT(tty, d.cfg.Modem.Baud)
-	if err != nil {
-		return modem.Info{}, fmt.Errorf("%w: opening %s: %v", errModemGone, tty, err)
-	}
-	defer port.Close()
-	eng := d.engine(port)
+func (d *Daemon) bringUpThenDial(ctx context.Context, tty string, line DialLine) error {
+	eng := d.engine(line)
 	if err := d.wake(ctx, eng); err != nil {
-		return modem.Info{}, err
+		return err
 	}
 	pin, err := d.simPIN()
 	if err != nil {
-		return modem.Info{}, err
+		return err
 	}
 	info, err := modem.Bringup(ctx, eng, d.bringupConfig(pin), d.pins, d.st.setInfo)
 	d.st.setInfo(info)
 	if err != nil {
-		return info, err
+		return err
 	}
 	d.log.Info("modem ready", "tty", tty, "model", info.Model, "operator", info.Operator,
 		"registration", info.Reg.String(), "signal_dbm", signalText(info))
-	return info, nil
-}
-
-func (d *Daemon) dial(ctx context.Context, tty string, info modem.Info) (DialLine, error) {
 	d.setPhase(PhaseDialing, tty)
-	f, err := d.opts.Serial.OpenDial(tty, d.cfg.Modem.Baud)
+	text, err := modem.Dial(ctx, eng, d.cfg.Modem.DialString, dialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening %s to dial: %v", errModemGone, tty, err)
-	}
-	text, err := modem.Dial(ctx, d.engine(f), d.cfg.Modem.DialString, dialTimeout)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("dial: %w", err)
+		return fmt.Errorf("dial: %w", err)
 	}
 	d.log.Info("modem connected", "tty", tty, "connect", text, "operator", info.Operator)
-	return f, nil
+	return nil
 }
 
 // wake makes sure the modem answers AT in command mode. A modem that was just

@@ -56,6 +56,16 @@ func fakePPPD(mode string) {
 		fmt.Fprintf(os.Stderr, "child %d\n", child.Process.Pid)
 		fmt.Fprintln(os.Stderr, "ready")
 		time.Sleep(time.Hour)
+	case mode == "hold": // like a held pppd: loads, reads its last options file, then the tty
+		fmt.Fprintln(os.Stderr, "args:", strings.Join(os.Args[1:], " "))
+		fmt.Fprintln(os.Stderr, "loaded")
+		opts, err := os.ReadFile(os.Args[len(os.Args)-1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(ExitOptionError)
+		}
+		fmt.Fprintf(os.Stderr, "options: %q\n", opts)
+		fmt.Fprintln(os.Stdout, "on the tty")
 	case mode == "sleep":
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Hour)

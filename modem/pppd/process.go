@@ -31,13 +31,32 @@ type Process struct {
 
 	mu  sync.Mutex
 	log []string // ring of the last LogLines lines
+
+	holdMu sync.Mutex
+	hold   *os.File // a held pppd's end of its last options (Start); nil once released
 }
+
+// The hold (Start): pppd reads its last options from a pipe whose other
+// end the daemon keeps (`file /proc/self/fd/3`: /dev/fd is not on every
+// system), so it loads and parses its command line and then blocks, before
+// it touches the tty, until Release writes releaseOptions and closes the
+// pipe. The connect script /bin/false stands until then: a pppd whose daemon
+// died before releasing it (which also ends the pipe) gives up ("Connect
+// script failed", exit 8) instead of running PPP on a line that nobody
+// supervises or firewalls.
+var holdArgs = []string{"connect", "/bin/false", "file", "/proc/self/fd/3"}
+
+const releaseOptions = "connect \"\"\n"
 
 // Start runs pppd with o on tty (pppd's stdin and stdout), in its own process
 // group and without the systemd variables (NOTIFY_SOCKET, WATCHDOG_*,
-// LISTEN_*) meant for the daemon. Each line pppd logs goes to logger at debug
-// level and to a ring of the last LogLines lines. When ctx ends, pppd is
-// stopped as by Stop. A nil logger discards.
+// LISTEN_*) meant for the daemon, held: it loads (its dynamic libraries, its
+// options files and command line) while the caller is still bringing the
+// modem up and dialling, and does not touch the tty until Release. pppd's
+// own start is then off the dial's path. Stop ends a held pppd without it
+// touching the tty. Each line pppd logs goes to logger at debug level and to
+// a ring of the last LogLines lines. When ctx ends, pppd is stopped as by
+// Stop. A nil logger discards.
 func Start(ctx context.Context, o Options, tty *os.File, logger *slog.Logger) (*Process, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -49,18 +68,29 @@ func Start(ctx context.Context, o Options, tty *os.File, logger *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("start pppd: log pipe: %w", err)
 	}
-	cmd := exec.Command(o.path(), Args(o)...)
+	holdR, holdW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start pppd: hold pipe: %w", err)
+	}
+	cmd := exec.Command(o.path(), append(Args(o), holdArgs...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, w
+	cmd.ExtraFiles = []*os.File{holdR} // fd 3
 	cmd.Env = childEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()
 	w.Close()
+	holdR.Close()
 	if err != nil {
 		r.Close()
+		holdW.Close()
 		return nil, fmt.Errorf("start pppd %s: %w", strings.Join(cmd.Args, " "), err)
 	}
-	p := &Process{cmd: cmd, logger: logger.With("pid", cmd.Process.Pid), done: make(chan struct{})}
-	p.logger.Info("pppd started", "args", cmd.Args[1:])
+	p := &Process{cmd: cmd, logger: logger.With("pid", cmd.Process.Pid), done: make(chan struct{}), hold: holdW}
+	// Logged as started once released: a held pppd that a failed bring-up
+	// stops was never on the line.
+	p.logger.Debug("pppd held", "args", cmd.Args[1:])
 	logged := make(chan struct{})
 	go p.readLog(r, logged)
 	go p.wait(r, logged)
@@ -135,8 +165,45 @@ func (p *Process) wait(r *os.File, logged <-chan struct{}) {
 	r.Close()
 	<-logged
 	p.err = p.exitError(werr)
-	p.logger.Info("pppd exited", "err", p.err)
+	if p.closeHold() {
+		p.logger.Debug("pppd exited while held", "err", p.err)
+	} else {
+		p.logger.Info("pppd exited", "err", p.err)
+	}
 	close(p.done)
+}
+
+// Release lets the held pppd go on to the tty: it writes the options that
+// lift the hold and ends the pipe. Releasing again, or after pppd's end,
+// does nothing.
+func (p *Process) Release() error {
+	p.holdMu.Lock()
+	defer p.holdMu.Unlock()
+	if p.hold == nil {
+		return nil
+	}
+	_, werr := p.hold.WriteString(releaseOptions)
+	cerr := p.hold.Close()
+	p.hold = nil
+	if err := errors.Join(werr, cerr); err != nil {
+		return fmt.Errorf("release pppd %d: %w", p.cmd.Process.Pid, err)
+	}
+	p.logger.Info("pppd started", "args", p.cmd.Args[1:], "released", true)
+	return nil
+}
+
+// closeHold ends a hold that was never released, once pppd is gone (its
+// end of the pipe, without the release options), and reports whether there
+// was one.
+func (p *Process) closeHold() bool {
+	p.holdMu.Lock()
+	defer p.holdMu.Unlock()
+	if p.hold == nil {
+		return false
+	}
+	p.hold.Close()
+	p.hold = nil
+	return true
 }
 
 func (p *Process) exitError(werr error) error {

@@ -35,6 +35,9 @@ func TestRealPPPD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
 	go func() { // drain what pppd sends to the "modem"
 		buf := make([]byte, 4096)
 		for {

@@ -303,3 +303,16 @@ func TestDropDTR(t *testing.T) {
 		t.Errorf("AT after DropDTR = %q", got)
 	}
 }
+
+func TestSetConnectDelay(t *testing.T) {
+	b := start(t, fastConfig())
+	b.quiet()
+	b.dte.cmd(`AT+CGDCONT=1,"IP","internet"`, "OK\r\n")
+	b.m.SetConnectDelay(400 * time.Millisecond)
+	sent := time.Now()
+	b.dte.send("ATD*99***1#\r")
+	b.dte.expect("\r\nCONNECT 7200000\r\n")
+	if d := time.Since(sent); d < 400*time.Millisecond {
+		t.Errorf("CONNECT after %v, want at least the delay set, 400ms", d)
+	}
+}

@@ -162,6 +162,14 @@ func (m *Modem) SetFault(f Fault) {
 	}
 }
 
+// SetConnectDelay changes the time from ATD to CONNECT for the calls dialled
+// from now on: a network slow to activate the data context.
+func (m *Modem) SetConnectDelay(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg.ConnectDelay = max(d, 0)
+}
+
 // DropDTR is the host dropping DTR, which the emulated serial line cannot
 // carry: with &D2 (every dialer's setting) a call in progress ends with NO
 // CARRIER, as when a dialer's pppd closes the tty. The bench calls it once a
