@@ -112,11 +112,11 @@ type State struct {
 	SIMLocks int `json:"sim_locks"`
 	// PINRefused counts the AT+CPIN= commands the SIM refused (wrong PIN,
 	// no SIM, already unlocked).
-	PINRefused int `json:"pin_refused"`
-	Echo            bool  `json:"echo"`
-	CFUN            int   `json:"cfun"`
-	BytesUp         int   `json:"bytes_up"`   // dte -> carrier in the current call
-	BytesDown       int   `json:"bytes_down"` // carrier -> dte in the current call
+	PINRefused int  `json:"pin_refused"`
+	Echo       bool `json:"echo"`
+	CFUN       int  `json:"cfun"`
+	BytesUp    int  `json:"bytes_up"`   // dte -> carrier in the current call
+	BytesDown  int  `json:"bytes_down"` // carrier -> dte in the current call
 }
 
 // New returns a powered modem that finishes booting BootDelay from now.
