@@ -204,11 +204,16 @@ func (e journalEntry) at() time.Time {
 	return time.UnixMicro(us)
 }
 
-// journalOf reads the journal's entries of one kind, by MESSAGE_ID, logged
-// at or after the guest time sinceUsec (microseconds; 0: all), oldest first.
-func journalOf(t testing.TB, ctx context.Context, vm *bench.VM, k systemd.Kind, sinceUsec int64) []journalEntry {
+// journalOf reads the journal's entries of the kinds given, by MESSAGE_ID,
+// logged at or after the guest time sinceUsec (microseconds; 0: all),
+// oldest first, in one journalctl run.
+func journalOf(t testing.TB, ctx context.Context, vm *bench.VM, sinceUsec int64, kinds ...systemd.Kind) []journalEntry {
 	t.Helper()
-	out := guest(t, ctx, vm, 20*time.Second, `journalctl --no-pager -o json MESSAGE_ID=`+k.ID)
+	var match []string
+	for _, k := range kinds {
+		match = append(match, "MESSAGE_ID="+k.ID)
+	}
+	out := guest(t, ctx, vm, 20*time.Second, `journalctl --no-pager -o json `+strings.Join(match, " "))
 	var es []journalEntry
 	for _, line := range strings.Split(out, "\n") {
 		if strings.TrimSpace(line) == "" {

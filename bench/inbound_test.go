@@ -537,7 +537,7 @@ func (in *inbound) dnsRoute53(t *testing.T) {
 
 func (in *inbound) journal(t *testing.T, k systemd.Kind) []journalEntry {
 	t.Helper()
-	return journalOf(t, in.ctx, in.vm, k, 0)
+	return journalOf(t, in.ctx, in.vm, 0, k)
 }
 
 // catalogIDs are the MESSAGE_IDs failberry.catalog documents.

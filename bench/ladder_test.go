@@ -284,8 +284,17 @@ func withReason(s []stepEvent, reason string) []stepEvent {
 // has since the guest time sinceUsec, oldest first.
 func recoverySteps(t *testing.T, ctx context.Context, vm *bench.VM, sinceUsec int64) []stepEvent {
 	t.Helper()
+	return stepsOf(t, journalOf(t, ctx, vm, sinceUsec, systemd.RecoveryStep))
+}
+
+// stepsOf picks the recovery-step events out of journal entries.
+func stepsOf(t testing.TB, entries []journalEntry) []stepEvent {
+	t.Helper()
 	var steps []stepEvent
-	for _, e := range journalOf(t, ctx, vm, systemd.RecoveryStep, sinceUsec) {
+	for _, e := range entries {
+		if e.str("MESSAGE_ID") != systemd.RecoveryStep.ID {
+			continue
+		}
 		attempt, err := strconv.Atoi(e.str("FAILBERRY_ATTEMPT"))
 		if err != nil {
 			t.Fatalf("recovery-step event without a FAILBERRY_ATTEMPT number: %v", e)

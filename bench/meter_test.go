@@ -110,7 +110,7 @@ func within1(t *testing.T, what string, got, want uint64) float64 {
 }
 
 func (m *meterBench) journal(k systemd.Kind) []journalEntry {
-	return journalOf(m.t, m.ctx, m.vm, k, 0)
+	return journalOf(m.t, m.ctx, m.vm, 0, k)
 }
 
 // TestMeter is issue 13's meter on the bench: the meter against `ip -s

@@ -29,6 +29,10 @@ type soakFault struct {
 	powerCut bool
 	// refuse: the daemon must not power-cycle or reboot (the SIM is out).
 	refuse bool
+	// slow: by design the recovery takes a minute or more (the SIM's slow
+	// retry, the whole ladder's climb); only runs longer than soakShort
+	// draw it.
+	slow   bool
 	inject func(s *soak)
 	// hold, if set, is polled after the injection until it returns true;
 	// then end, if set, ends the fault. held says the bench chose how
@@ -75,7 +79,7 @@ func soakCatalogue() []*soakFault {
 			inject: func(s *soak) { s.must(s.vm.CarrierBlackhole(s.ctx, true)) },
 			hold:   holdFor(6 * time.Second), held: true,
 			end: func(s *soak) { s.must(s.vm.CarrierBlackhole(s.ctx, false)) }},
-		{name: "blackhole-persistent", bound: 4 * time.Minute, journal: ladder, powerCut: true,
+		{name: "blackhole-persistent", bound: 4 * time.Minute, journal: ladder, powerCut: true, slow: true,
 			inject: func(s *soak) { s.must(s.vm.CarrierBlackhole(s.ctx, true)) },
 			hold:   func(s *soak, _ time.Time) bool { return s.powerCuts() > s.cutsBefore },
 			end:    func(s *soak) { s.must(s.vm.CarrierBlackhole(s.ctx, false)) }},
@@ -83,7 +87,7 @@ func soakCatalogue() []*soakFault {
 			inject: setFault(sim.FaultSlowRegistration), after: clearFault},
 		{name: "registration-denied", bound: 3 * time.Minute, slot: true, journal: ladder,
 			inject: dropThen(sim.FaultRegDenied), hold: holdFor(10 * time.Second), held: true, end: clearFault},
-		{name: "sim-out", bound: 3 * time.Minute, slot: true, journal: []systemd.Kind{systemd.SIMError}, refuse: true,
+		{name: "sim-out", bound: 3 * time.Minute, slot: true, journal: []systemd.Kind{systemd.SIMError}, refuse: true, slow: true,
 			inject: setFault(sim.FaultSIMRemoved), hold: holdFor(15 * time.Second), held: true, end: clearFault},
 		{name: "pin-again", bound: 3 * time.Minute, slot: true, journal: ladder,
 			inject: setFault(sim.FaultPINAgain), after: clearFault},
