@@ -233,8 +233,9 @@ func (s *soak) run(st soakStep) {
 	checked := time.Now()
 	s.check(st, sinceUs, reboots)
 	s.sample(st.String())
-	s.t.Logf("soak step %d %s: gap %v, lan back %v after the fault%s (checks %v)", s.step, st, st.gap.Round(100*time.Millisecond),
-		back.Round(100*time.Millisecond), map[bool]string{true: " ended", false: ""}[from != injected], since(checked))
+	p := s.samples[len(s.samples)-1]
+	s.t.Logf("soak step %d %s: gap %v, lan back %v after the fault%s (checks %v; daemon pid %d fds %d VmRSS %d KiB)", s.step, st, st.gap.Round(100*time.Millisecond),
+		back.Round(100*time.Millisecond), map[bool]string{true: " ended", false: ""}[from != injected], since(checked), p.pid, p.fds, p.rssKiB)
 	if s.t.Failed() {
 		s.t.FailNow()
 	}
