@@ -5,10 +5,12 @@ package bench_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/failberry/failberry/bench"
 	"github.com/failberry/failberry/internal/testenv"
 	"github.com/failberry/failberry/modem/sim"
+	"github.com/failberry/failberry/systemd"
 )
 
 var (
@@ -187,4 +190,42 @@ func poll(timeout time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// journalEntry is a journal entry as `journalctl -o json` gives it.
+type journalEntry map[string]any
+
+// str is a string field of the entry ("" when absent).
+func (e journalEntry) str(k string) string { s, _ := e[k].(string); return s }
+
+// at is the entry's time on the guest's clock.
+func (e journalEntry) at() time.Time {
+	us, _ := strconv.ParseInt(e.str("__REALTIME_TIMESTAMP"), 10, 64)
+	return time.UnixMicro(us)
+}
+
+// journalOf reads the journal's entries of the kinds given, by MESSAGE_ID,
+// logged at or after the guest time sinceUsec (microseconds; 0: all),
+// oldest first, in one journalctl run.
+func journalOf(t testing.TB, ctx context.Context, vm *bench.VM, sinceUsec int64, kinds ...systemd.Kind) []journalEntry {
+	t.Helper()
+	var match []string
+	for _, k := range kinds {
+		match = append(match, "MESSAGE_ID="+k.ID)
+	}
+	out := guest(t, ctx, vm, 20*time.Second, `journalctl --no-pager -o json `+strings.Join(match, " "))
+	var es []journalEntry
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var e journalEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("journalctl -o json: %v: %q", err, line)
+		}
+		if e.at().UnixMicro() >= sinceUsec {
+			es = append(es, e)
+		}
+	}
+	return es
 }

@@ -535,21 +535,9 @@ func (in *inbound) dnsRoute53(t *testing.T) {
 
 // ---- carrier NAT
 
-// journalEntry is a journal entry as `journalctl -o json` gives it (only
-// string fields are kept).
-type journalEntry map[string]any
-
 func (in *inbound) journal(t *testing.T, k systemd.Kind) []journalEntry {
 	t.Helper()
-	out := guest(t, in.ctx, in.vm, 20*time.Second, `journalctl --no-pager -o json MESSAGE_ID=`+k.ID)
-	var es []journalEntry
-	for _, line := range strings.Split(out, "\n") {
-		var e journalEntry
-		if json.Unmarshal([]byte(line), &e) == nil {
-			es = append(es, e)
-		}
-	}
-	return es
+	return journalOf(t, in.ctx, in.vm, 0, k)
 }
 
 // catalogIDs are the MESSAGE_IDs failberry.catalog documents.

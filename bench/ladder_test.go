@@ -4,7 +4,6 @@ package bench_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -285,29 +284,22 @@ func withReason(s []stepEvent, reason string) []stepEvent {
 // has since the guest time sinceUsec, oldest first.
 func recoverySteps(t *testing.T, ctx context.Context, vm *bench.VM, sinceUsec int64) []stepEvent {
 	t.Helper()
-	out, err := vm.Run(ctx, 20*time.Second, `journalctl --no-pager -o json MESSAGE_ID=`+systemd.RecoveryStep.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return stepsOf(t, journalOf(t, ctx, vm, sinceUsec, systemd.RecoveryStep))
+}
+
+// stepsOf picks the recovery-step events out of journal entries.
+func stepsOf(t testing.TB, entries []journalEntry) []stepEvent {
+	t.Helper()
 	var steps []stepEvent
-	for _, line := range strings.Split(out, "\n") {
-		if strings.TrimSpace(line) == "" {
+	for _, e := range entries {
+		if e.str("MESSAGE_ID") != systemd.RecoveryStep.ID {
 			continue
 		}
-		var e map[string]any
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("journalctl -o json: %v: %q", err, line)
-		}
-		str := func(k string) string { s, _ := e[k].(string); return s }
-		us, _ := strconv.ParseInt(str("__REALTIME_TIMESTAMP"), 10, 64)
-		if us < sinceUsec {
-			continue
-		}
-		attempt, err := strconv.Atoi(str("FAILBERRY_ATTEMPT"))
+		attempt, err := strconv.Atoi(e.str("FAILBERRY_ATTEMPT"))
 		if err != nil {
-			t.Fatalf("recovery-step event without a FAILBERRY_ATTEMPT number: %q", line)
+			t.Fatalf("recovery-step event without a FAILBERRY_ATTEMPT number: %v", e)
 		}
-		steps = append(steps, stepEvent{At: time.UnixMicro(us), Step: str("FAILBERRY_STEP"), Attempt: attempt, Reason: str("FAILBERRY_REASON")})
+		steps = append(steps, stepEvent{At: e.at(), Step: e.str("FAILBERRY_STEP"), Attempt: attempt, Reason: e.str("FAILBERRY_REASON")})
 	}
 	return steps
 }

@@ -109,16 +109,8 @@ func within1(t *testing.T, what string, got, want uint64) float64 {
 	return 100 * diff
 }
 
-func (m *meterBench) journal(k systemd.Kind) []map[string]any {
-	out := guest(m.t, m.ctx, m.vm, 20*time.Second, `journalctl --no-pager -o json MESSAGE_ID=`+k.ID)
-	var es []map[string]any
-	for _, line := range strings.Split(out, "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil {
-			es = append(es, e)
-		}
-	}
-	return es
+func (m *meterBench) journal(k systemd.Kind) []journalEntry {
+	return journalOf(m.t, m.ctx, m.vm, 0, k)
 }
 
 // TestMeter is issue 13's meter on the bench: the meter against `ip -s

@@ -71,6 +71,7 @@ type VM struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	closed bool
+	decoy  decoyState
 }
 
 // Start boots a VM and waits until its agent answers.
@@ -341,6 +342,47 @@ func (vm *VM) PlugDecoy(ctx context.Context) error {
 		return err
 	}
 	go func() { <-ctx.Done(); c.Close() }()
+	vm.mu.Lock()
+	vm.decoy = decoyIn
+	vm.mu.Unlock()
+	return nil
+}
+
+// decoyState is where the decoy adapter (PlugDecoy) is.
+type decoyState int
+
+const (
+	decoyNever decoyState = iota // its socket was never connected: not enumerated
+	decoyIn                      // on hub port 3, holding a ttyUSB name
+	decoyOut                     // unplugged by SwapDecoy
+)
+
+// SwapDecoy plugs the decoy adapter in when it is out and pulls it out when
+// it is in. Done while the modem is off, it makes the modem come back under
+// another tty name, whichever name it had.
+func (vm *VM) SwapDecoy(ctx context.Context) error {
+	vm.mu.Lock()
+	state := vm.decoy
+	vm.mu.Unlock()
+	var err error
+	next := decoyIn
+	switch state {
+	case decoyNever:
+		return vm.PlugDecoy(ctx)
+	case decoyIn:
+		_, err = vm.qmp.exec("device_del", map[string]any{"id": "decoydev"})
+		next = decoyOut
+	case decoyOut:
+		_, err = vm.qmp.exec("device_add", map[string]any{
+			"driver": "usb-serial", "id": "decoydev", "chardev": "decoy", "bus": "xhci.0", "port": "1.3",
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("swapping the decoy adapter: %w", err)
+	}
+	vm.mu.Lock()
+	vm.decoy = next
+	vm.mu.Unlock()
 	return nil
 }
 

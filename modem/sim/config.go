@@ -16,6 +16,9 @@ type Config struct {
 	// RegistrationDelay runs from the moment the SIM is ready and the radio is
 	// on until the modem reports itself registered (default 1s).
 	RegistrationDelay time.Duration
+	// SlowRegistrationDelay replaces RegistrationDelay while
+	// FaultSlowRegistration lasts (default 20s).
+	SlowRegistrationDelay time.Duration
 	// PIN locks the SIM when not empty; PUK unlocks it after three wrong PINs
 	// (default "12345678").
 	PIN, PUK string
@@ -62,6 +65,7 @@ func (c Config) withDefaults() Config {
 	}
 	dur(&c.BootDelay, 2*time.Second)
 	dur(&c.RegistrationDelay, time.Second)
+	dur(&c.SlowRegistrationDelay, 20*time.Second)
 	dur(&c.ConnectDelay, 200*time.Millisecond)
 	dur(&c.GuardTime, time.Second)
 	dur(&c.HangupSilence, time.Second)

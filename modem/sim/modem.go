@@ -58,6 +58,8 @@ type simCard struct {
 	pukRequired      bool
 	blocked          bool
 	pinTries         int
+	locks            int // times a PIN was asked for (State.SIMLocks)
+	pinRefused       int // AT+CPIN= commands refused (State.PINRefused)
 }
 
 // volatile is everything a power cut or reset forgets.
@@ -104,10 +106,17 @@ type State struct {
 	Fault           Fault `json:"fault"`
 	Calls           int   `json:"calls"`     // CONNECTs so far
 	PINTries        int   `json:"pin_tries"` // AT+CPIN= commands received
-	Echo            bool  `json:"echo"`
-	CFUN            int   `json:"cfun"`
-	BytesUp         int   `json:"bytes_up"`   // dte -> carrier in the current call
-	BytesDown       int   `json:"bytes_down"` // carrier -> dte in the current call
+	// SIMLocks counts the times a PIN-locked SIM asked for its PIN (each
+	// boot, each FaultPINAgain): more PINTries than that is a PIN sent
+	// unasked.
+	SIMLocks int `json:"sim_locks"`
+	// PINRefused counts the AT+CPIN= commands the SIM refused (wrong PIN,
+	// no SIM, already unlocked).
+	PINRefused int  `json:"pin_refused"`
+	Echo       bool `json:"echo"`
+	CFUN       int  `json:"cfun"`
+	BytesUp    int  `json:"bytes_up"`   // dte -> carrier in the current call
+	BytesDown  int  `json:"bytes_down"` // carrier -> dte in the current call
 }
 
 // New returns a powered modem that finishes booting BootDelay from now.
@@ -159,6 +168,10 @@ func (m *Modem) SetFault(f Fault) {
 		if m.v.callUp {
 			m.hangup(time.Now(), "fault "+string(f), true)
 		}
+	case FaultSlowRegistration:
+		m.networkLost(time.Now(), f)
+	case FaultPINAgain:
+		m.simReset(time.Now())
 	}
 }
 
@@ -168,6 +181,29 @@ func (m *Modem) SetConnectDelay(d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg.ConnectDelay = max(d, 0)
+}
+
+// networkLost drops a call in progress and starts registration over.
+func (m *Modem) networkLost(now time.Time, f Fault) {
+	if m.v.callUp {
+		m.hangup(now, "fault "+string(f), true)
+	}
+	if !m.v.regStart.IsZero() {
+		m.v.regStart = now
+	}
+}
+
+// simReset is the SIM restarting under a running modem: it forgets its
+// unlock, so a PIN-locked SIM asks for the PIN again, and the modem loses
+// its registration (and any call) until the SIM is ready.
+func (m *Modem) simReset(now time.Time) {
+	m.networkLost(now, FaultPINAgain)
+	if m.sim.pin == "" || !m.booted {
+		return
+	}
+	m.v.simReady = false
+	m.v.regStart = time.Time{}
+	m.sim.locks++
 }
 
 // DropDTR is the host dropping DTR, which the emulated serial line cannot
@@ -245,6 +281,7 @@ func (m *Modem) Snapshot() State {
 		Registered: stat == 1 || stat == 5, RegStat: stat,
 		PINAttemptsLeft: m.sim.pinLeft, PUKRequired: m.sim.pukRequired,
 		Fault: m.fault, Calls: m.calls, PINTries: m.sim.pinTries,
+		SIMLocks: m.sim.locks, PINRefused: m.sim.pinRefused,
 		Echo: m.v.echo, CFUN: m.v.cfun, BytesUp: m.v.bytesUp, BytesDown: m.v.bytesDown,
 	}
 }
@@ -316,11 +353,13 @@ func (m *Modem) Run(ctx context.Context, dte io.ReadWriter, carrier io.ReadWrite
 		next := m.nextDeadline(now)
 		toDTE, toCar, reboot := m.dteOut, m.carOut, m.rebooted
 		m.dteOut, m.carOut, m.rebooted = nil, nil, false
+		var cuts []int
+		if m.fault == FaultPartialLines && !m.v.online && len(toDTE) > 0 {
+			cuts = m.fragments(len(toDTE))
+		}
 		m.mu.Unlock()
-		if len(toDTE) > 0 {
-			if _, err := dte.Write(toDTE); err != nil {
-				return fmt.Errorf("writing to dte: %w", err)
-			}
+		if err := writeFragments(ctx, dte, toDTE, cuts); err != nil {
+			return fmt.Errorf("writing to dte: %w", err)
 		}
 		if len(toCar) > 0 && carrier != nil {
 			if _, err := carrier.Write(toCar); err != nil {
@@ -380,7 +419,7 @@ func (m *Modem) nextDeadline(now time.Time) time.Time {
 		consider(m.bootAt)
 	}
 	if !m.v.regStart.IsZero() {
-		if t := m.v.regStart.Add(m.cfg.RegistrationDelay); t.After(now) {
+		if t := m.v.regStart.Add(m.registrationDelay()); t.After(now) {
 			consider(t)
 		}
 	}
@@ -421,6 +460,9 @@ func (m *Modem) boot(now time.Time) {
 	m.booted = true
 	m.log.Info("booted")
 	m.tr.add("** booted")
+	if !m.v.simReady && m.sim.pin != "" {
+		m.sim.locks++
+	}
 	if m.v.simReady && m.v.cfun == 1 {
 		m.v.regStart = now
 	}

@@ -42,6 +42,15 @@ func (m *Modem) cmdCPIN(now time.Time, op string, args []string) ([]string, *res
 		return nil, &resError
 	}
 	m.sim.pinTries++
+	info, res := m.enterPIN(now, args)
+	if res != nil {
+		m.sim.pinRefused++
+	}
+	return info, res
+}
+
+// enterPIN answers AT+CPIN=<pin>[,<new pin>].
+func (m *Modem) enterPIN(now time.Time, args []string) ([]string, *result) {
 	switch {
 	case m.fault == FaultSIMRemoved:
 		return nil, m.cme(cmeNoSIM)
@@ -118,6 +127,14 @@ func (m *Modem) cmdPINCounters(name, op string) ([]string, *result) {
 	return nil, &resError
 }
 
+// registrationDelay is how long registration takes now.
+func (m *Modem) registrationDelay() time.Duration {
+	if m.fault == FaultSlowRegistration {
+		return m.cfg.SlowRegistrationDelay
+	}
+	return m.cfg.RegistrationDelay
+}
+
 // regStat is the 27.007 registration status all of +CREG/+CGREG/+CEREG show.
 func (m *Modem) regStat(now time.Time) int {
 	if !m.booted || m.fault == FaultSIMRemoved || !m.v.simReady || m.v.cfun != 1 || m.v.regStart.IsZero() {
@@ -126,7 +143,7 @@ func (m *Modem) regStat(now time.Time) int {
 	if m.fault == FaultRegDenied {
 		return 3
 	}
-	if now.Before(m.v.regStart.Add(m.cfg.RegistrationDelay)) {
+	if now.Before(m.v.regStart.Add(m.registrationDelay())) {
 		return 2
 	}
 	if m.cfg.Roaming {
