@@ -30,9 +30,9 @@ type ATPort interface {
 	io.Closer
 }
 
-// DialLine is the line opened for the final dial. After CONNECT it is handed
-// to pppd, which inherits its descriptor (File); the daemon then closes its
-// own copy.
+// DialLine is the session's line: bring-up and the dial run on it, and the
+// held pppd inherits its descriptor (File) from the start; once pppd is
+// released the daemon closes its own copy.
 type DialLine interface {
 	modem.Port
 	io.Closer
@@ -43,7 +43,8 @@ type DialLine interface {
 type Serial interface {
 	// OpenAT opens path through go.bug.st/serial (exclusive, 8N1 at baud).
 	OpenAT(path string, baud int) (ATPort, error)
-	// OpenDial opens path as a plain raw file for the dial, as wvdial does.
+	// OpenDial opens path as a plain raw file for a session (bring-up, the
+	// dial and pppd), exclusive, as wvdial does.
 	OpenDial(path string, baud int) (DialLine, error)
 }
 
