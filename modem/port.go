@@ -18,9 +18,11 @@ type Port interface {
 	SetReadTimeout(time.Duration) error
 }
 
-// OpenSerial opens the AT port with go.bug.st/serial at baud, 8N1, for bring-up.
-// The library sets TIOCEXCL and hides the fd: close it before the final dial,
-// which uses OpenDialFile.
+// OpenSerial opens the AT port with go.bug.st/serial at baud, 8N1, for the
+// AT conversations that hand no line to pppd (the port search, a reset, a
+// network-card stick's status, `failberry at`). The library sets TIOCEXCL
+// and hides the fd; a PPP session uses OpenDialFile, whose descriptor pppd
+// inherits.
 func OpenSerial(path string, baud int) (serial.Port, error) {
 	p, err := serial.Open(path, &serial.Mode{
 		BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit,
