@@ -25,11 +25,11 @@ var bauds = map[int]uint32{
 	921600: unix.B921600,
 }
 
-// OpenDialFile opens path O_RDWR|O_NOCTTY|O_NONBLOCK, exclusive (TIOCEXCL, as
-// go.bug.st/serial opens the AT port: nothing else opens the modem while the
-// session holds it), puts the line in raw 8N1 mode at baud with CLOCAL (so
-// no read waits for carrier before pppd takes over) and returns it. The
-// caller closes it once pppd has its own copy.
+// OpenDialFile opens path O_RDWR|O_NOCTTY|O_NONBLOCK, puts the line in raw 8N1
+// mode at baud with CLOCAL (so no read waits for carrier before pppd takes
+// over) and returns it. The caller closes it once pppd has its own copy. It
+// is not exclusive (TIOCEXCL): pppd opens the tty again by the name of its
+// stdin, which TIOCEXCL refuses without CAP_SYS_ADMIN, as under the unit.
 func OpenDialFile(path string, baud int) (*TTY, error) {
 	speed, ok := bauds[baud]
 	if !ok {
@@ -40,10 +40,6 @@ func OpenDialFile(path string, baud int) (*TTY, error) {
 		return nil, fmt.Errorf("open dial tty: %w", err)
 	}
 	if err := makeRaw(f, speed); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open dial tty %s: %w", path, err)
-	}
-	if err := exclusive(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open dial tty %s: %w", path, err)
 	}
@@ -77,23 +73,6 @@ func makeRaw(f *os.File, speed uint32) error {
 		}
 	})
 	return errors.Join(cerr, terr)
-}
-
-// exclusive sets TIOCEXCL: further opens of the tty fail with EBUSY (but for
-// CAP_SYS_ADMIN) until its last descriptor closes.
-func exclusive(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { ierr = unix.IoctlSetInt(int(fd), unix.TIOCEXCL, 0) }); err != nil {
-		return err
-	}
-	if ierr != nil {
-		return fmt.Errorf("TIOCEXCL: %w", ierr)
-	}
-	return nil
 }
 
 // File returns the underlying file, to become pppd's stdin and stdout.

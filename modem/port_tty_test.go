@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
 )
 
 // playOnPTY plays the modem side of a transcript on a pty master.
@@ -155,27 +154,4 @@ func TestOpenSerialOnPTY(t *testing.T) {
 		{cmd: `AT+CPIN="1234"`, want: Response{Command: `AT+CPIN="****"`, Final: "OK"}},
 	})
 	waitScript(t, errc)
-}
-
-// The dial line is opened exclusive, as the AT port was: the session holds
-// the modem from bring-up to pppd's end.
-func TestTTYExclusive(t *testing.T) {
-	_, slave := openPTY(t)
-	tty, err := OpenDialFile(slave, 115200)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tty.Close()
-	rc, err := tty.File().SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var excl int
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { excl, ierr = unix.IoctlGetInt(int(fd), unix.TIOCGEXCL) }); err != nil || ierr != nil {
-		t.Fatal(err, ierr)
-	}
-	if excl == 0 {
-		t.Error("the dial line is not exclusive (TIOCGEXCL 0)")
-	}
 }

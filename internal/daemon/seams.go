@@ -44,7 +44,7 @@ type Serial interface {
 	// OpenAT opens path through go.bug.st/serial (exclusive, 8N1 at baud).
 	OpenAT(path string, baud int) (ATPort, error)
 	// OpenDial opens path as a plain raw file for a session (bring-up, the
-	// dial and pppd), exclusive, as wvdial does.
+	// dial and pppd), as wvdial does.
 	OpenDial(path string, baud int) (DialLine, error)
 }
 
