@@ -46,12 +46,25 @@ func pppdPids(t *testing.T, ctx context.Context, vm *bench.VM) []string {
 	return strings.Fields(out)
 }
 
+// firstLCPBound is under pppd's 1 s connect-delay, with the margin a
+// loaded emulated guest needs to parse the release options and set up the
+// line.
+const firstLCPBound = 900 * time.Millisecond
+
 func TestDaemonDialsAndRedials(t *testing.T) {
 	ctx, vm := startVM(t, sim.Config{})
 	setupNetworks(t, ctx, vm)
 	start := startDaemon(t, ctx, vm, "")
 	online := lanReachesInternet(t, ctx, vm, start, 60*time.Second)
 	t.Logf("scenario daemon-online: failberry run -> lan reaches internet in %v", online.Round(100*time.Millisecond))
+	// pppd speaks first once released at CONNECT: the bench's carrier, like
+	// a network that waits for the subscriber, never does. pppd's default
+	// connect-delay would leave the line silent for a second first.
+	if first := vm.Modem.Snapshot().FirstLCP; first == 0 || first >= firstLCPBound {
+		t.Errorf("CONNECT to pppd's first LCP frame took %v, want under %v", first, firstLCPBound)
+	} else {
+		t.Logf("CONNECT -> pppd's first LCP frame: %v", first.Round(time.Millisecond))
+	}
 
 	out := guest(t, ctx, vm, 10*time.Second, `/mnt/bin/failberry status --config /mnt/failberry.yaml`)
 	for _, want := range []string{"online", "203.0.113.2", "Bench Mobile"} {

@@ -64,8 +64,14 @@ var forbidden = map[string]bool{
 // line with IPCP), and an LCP restart timer of 1 s instead of 3 s: the first
 // Configure-Request often reaches a network side still ending the last call
 // and is lost, and the whole dial then waited 3 s for its retransmission.
+// connect-delay 0: pppd given a connect option (the hold's, see Start), even
+// an empty one, otherwise waits up to 1 s (its default) after the connect
+// step for a frame from the peer before it sends its first LCP request, and
+// a network that waits for the subscriber to speak first (as the bench's
+// carrier does) then costs every dial that second. The modem's CONNECT
+// already says the network's side is ready.
 // The user's ppp.options come after these, so they can override them.
-var fastNegotiation = []string{"novj", "noccp", "lcp-restart", "1"}
+var fastNegotiation = []string{"novj", "noccp", "lcp-restart", "1", "connect-delay", "0"}
 
 // Args returns pppd's argv (without the program name). No device name is
 // given: pppd then uses its stdin, the tty the daemon dialled on, as its

@@ -93,7 +93,7 @@ func TestArgs(t *testing.T) {
 		Extra: []string{"persist", "novj", "defaultroute", "demand", "replacedefaultroute", "user", "x"},
 	})
 	want := []string{"115200", "nodetach", "logfd", "2", "noauth", "noipdefault", "nodefaultroute",
-		"novj", "noccp", "lcp-restart", "1", "modem",
+		"novj", "noccp", "lcp-restart", "1", "connect-delay", "0", "modem",
 		"unit", "1", "linkname", "failberry", "lcp-echo-interval", "10", "lcp-echo-failure", "3",
 		"usepeerdns", "mtu", "1400", "debug", "novj", "user", "x"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -101,7 +101,7 @@ func TestArgs(t *testing.T) {
 	}
 	got = Args(Options{Local: true, HardwareFlow: true})
 	want = []string{"nodetach", "logfd", "2", "noauth", "noipdefault", "nodefaultroute",
-		"novj", "noccp", "lcp-restart", "1", "local", "crtscts", "unit", "0"}
+		"novj", "noccp", "lcp-restart", "1", "connect-delay", "0", "local", "crtscts", "unit", "0"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Args zero (-want +got):\n%s", diff)
 	}

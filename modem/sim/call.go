@@ -40,6 +40,7 @@ func (m *Modem) dial(now time.Time, number string) *result {
 		m.calls++
 		m.v.callUp = true
 		m.v.bytesUp, m.v.bytesDown = 0, 0
+		m.v.connectAt, m.v.firstLCP = now, 0
 		m.log.Info("CONNECT", "calls", m.calls)
 		m.respond(nil, &resConnectRate)
 		m.goOnline(now)
@@ -162,6 +163,9 @@ func (m *Modem) dataFromDTE(now time.Time, b []byte) {
 	for _, f := range frames {
 		if f.proto != protoLCP {
 			continue
+		}
+		if m.v.firstLCP == 0 {
+			m.v.firstLCP = max(now.Sub(m.v.connectAt), time.Nanosecond)
 		}
 		switch f.code {
 		case lcpTermAck:

@@ -316,3 +316,38 @@ func TestSetConnectDelay(t *testing.T) {
 		t.Errorf("CONNECT after %v, want at least the delay set, 400ms", d)
 	}
 }
+
+// FirstLCP is how long the line stayed silent after CONNECT: bytes that are
+// not an LCP frame do not count, and a second call starts the clock again.
+func TestFirstLCP(t *testing.T) {
+	b := start(t, fastConfig())
+	b.quiet()
+	dialled := time.Now() // before CONNECT
+	b.online(t)
+	if s := b.m.Snapshot(); s.FirstLCP != 0 {
+		t.Fatalf("FirstLCP = %v before any frame", s.FirstLCP)
+	}
+	b.dte.send(wrap(ipv4Full))
+	b.carrier.expect(wrap(ipv4Full))
+	if s := b.m.Snapshot(); s.FirstLCP != 0 {
+		t.Fatalf("FirstLCP = %v after an IPv4 frame", s.FirstLCP)
+	}
+	time.Sleep(150 * time.Millisecond)
+	b.dte.send(wrap(lcpConfReq))
+	b.carrier.expect(wrap(lcpConfReq))
+	first := b.m.Snapshot().FirstLCP
+	if bound := time.Since(dialled); first < 150*time.Millisecond || first > bound {
+		t.Errorf("FirstLCP = %v, want between 150ms and %v", first, bound)
+	}
+	b.dte.send(wrap(lcpConfReq))
+	b.carrier.expect(wrap(lcpConfReq))
+	if s := b.m.Snapshot(); s.FirstLCP != first {
+		t.Errorf("a second LCP frame moved FirstLCP from %v to %v", first, s.FirstLCP)
+	}
+	b.m.DropDTR()
+	b.dte.expect("NO CARRIER\r\n")
+	b.online(t)
+	if s := b.m.Snapshot(); s.FirstLCP != 0 {
+		t.Errorf("FirstLCP = %v at a new call's start", s.FirstLCP)
+	}
+}

@@ -83,6 +83,8 @@ type volatile struct {
 	escapeAt, termAt     time.Time
 	up, down             pppScanner
 	bytesUp, bytesDown   int
+	connectAt            time.Time     // the current call's CONNECT
+	firstLCP             time.Duration // CONNECT to the DTE's first LCP frame; 0 until one
 }
 
 type pdpContext struct{ pdpType, apn string }
@@ -117,6 +119,10 @@ type State struct {
 	CFUN       int  `json:"cfun"`
 	BytesUp    int  `json:"bytes_up"`   // dte -> carrier in the current call
 	BytesDown  int  `json:"bytes_down"` // carrier -> dte in the current call
+	// FirstLCP is the time from the current call's CONNECT to the first
+	// LCP frame from the DTE: how long the dialler's pppd left the line
+	// silent (0 until that frame).
+	FirstLCP time.Duration `json:"first_lcp_ns"`
 }
 
 // New returns a powered modem that finishes booting BootDelay from now.
@@ -283,6 +289,7 @@ func (m *Modem) Snapshot() State {
 		Fault: m.fault, Calls: m.calls, PINTries: m.sim.pinTries,
 		SIMLocks: m.sim.locks, PINRefused: m.sim.pinRefused,
 		Echo: m.v.echo, CFUN: m.v.cfun, BytesUp: m.v.bytesUp, BytesDown: m.v.bytesDown,
+		FirstLCP: m.v.firstLCP,
 	}
 }
 
