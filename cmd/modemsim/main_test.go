@@ -34,7 +34,7 @@ func TestControlProtocol(t *testing.T) {
 		"ok",
 		`{"powered":true,"booted":false,"online":false,"call_up":false,"registered":false,"reg_stat":0,` +
 			`"pin_attempts_left":0,"puk_required":false,"fault":"hang","calls":3,"pin_tries":0,"sim_locks":0,"pin_refused":0,"echo":false,` +
-			`"cfun":0,"bytes_up":0,"bytes_down":0}`,
+			`"cfun":0,"bytes_up":0,"bytes_down":0,"first_lcp_ns":0}`,
 		"a", "..", "b", ".",
 		"error: empty command",
 		`error: unknown command "what"`,
