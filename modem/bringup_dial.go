@@ -91,7 +91,15 @@ func (e *Engine) escape(ctx context.Context, guard time.Duration) (ok bool, err 
 	if _, err := e.port.Write([]byte("+++")); err != nil {
 		return false, fmt.Errorf("write +++: %w", err)
 	}
-	return e.awaitEscape(ctx, guard+escapeSlack)
+	ok, err = e.awaitEscape(ctx, guard+escapeSlack)
+	if ok {
+		// The line was drained for the guard time and the modem's OK opens
+		// command mode: no late reply of a timed-out command can follow, so
+		// the next command need not wait out the resync's quiet (0.3 s of
+		// every redial after pppd's death, whose first AT times out).
+		e.stale = false
+	}
+	return ok, err
 }
 
 // awaitEscape reads until the OK a modem sends on leaving data mode, or d

@@ -20,6 +20,23 @@ func TestHangup(t *testing.T) {
 	}
 }
 
+// TestHangupAfterTimeout: a redial's hangup follows an AT the call swallowed
+// (it timed out); the escape's OK ends that doubt, so ATH goes out without
+// the resync's quiet after a timeout.
+func TestHangupAfterTimeout(t *testing.T) {
+	e, port, _, _ := newTestEngine(t, "hangup.txt", time.Second)
+	e.guard = 100 * time.Millisecond
+	e.stale = true
+	start := time.Now()
+	if err := Hangup(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	port.check(t)
+	if el, most := time.Since(start), e.guard+escapeSlack+e.quiet; el >= most {
+		t.Errorf("hangup took %v: ATH waited out the quiet after a timeout (at least %v)", el, most)
+	}
+}
+
 func TestHangupFallsBackToDefaultGuard(t *testing.T) {
 	e, port, _, _ := newTestEngine(t, "hangup_fallback.txt", time.Second)
 	e.guard = 50 * time.Millisecond
