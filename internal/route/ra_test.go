@@ -42,6 +42,7 @@ func TestRouterAdvertisementOnNetcard(t *testing.T) {
 	stk, err := sh.LinkByName("stk")
 	mustNoErr(t, err)
 	mustNoErr(t, sh.LinkSetUp(stk))
+	waitLinkLocal(t, sh, stk)
 
 	router := sendRA(t, stick, "stk")
 	time.Sleep(500 * time.Millisecond)
@@ -78,6 +79,26 @@ func TestRouterAdvertisementOnNetcard(t *testing.T) {
 	}
 	mustNoErr(t, m.Withdraw())
 	check(t, "v6 default after Withdraw", defaults(t, h, netlink.FAMILY_V6), wantRoute)
+}
+
+// waitLinkLocal waits for l's link-local address. The kernel adds it when
+// the veth pair's carrier comes up, which the link watcher reports
+// asynchronously (up to a second late on a busy machine): an RA sent before
+// has no source address (CI failed on it once).
+func waitLinkLocal(t *testing.T, h *netlink.Handle, l netlink.Link) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+		mustNoErr(t, err)
+		if slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return a.IP.IsLinkLocalUnicast() }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no link-local address after 10 s: %v", l.Attrs().Name, addrs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // sysctl6 writes net.ipv6.conf.<key> in ns (the sysctl tree is the
