@@ -38,9 +38,17 @@ func dialQMP(ctx context.Context, path string) (*qmpConn, error) {
 }
 
 // exec runs one command and returns its "return" value, skipping events.
+// qmpTimeout bounds one QMP command; the slowest, device_add under a busy
+// emulated guest, answers within a second.
+const qmpTimeout = 30 * time.Second
+
 func (q *qmpConn) exec(cmd string, args map[string]any) (json.RawMessage, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// A frozen qemu never answers (its main loop stuck, as when a chardev's
+	// socket is not read): fail the command, do not hang the test with it.
+	_ = q.c.SetDeadline(time.Now().Add(qmpTimeout))
+	defer func() { _ = q.c.SetDeadline(time.Time{}) }()
 	b, _ := json.Marshal(map[string]any{"execute": cmd, "arguments": args})
 	if args == nil {
 		b, _ = json.Marshal(map[string]any{"execute": cmd})

@@ -336,12 +336,20 @@ func (vm *VM) WorkDir() string { return vm.Work }
 
 // PlugDecoy attaches a second USB serial adapter (hub port 3): it takes the
 // lowest free ttyUSB name, as another device plugged in on a Pi would.
+//
+// Nothing is wired to its far end, and like a real adapter's line it drops
+// what it is sent: the socket is read and the bytes discarded. qemu writes
+// a USB serial device's output to its chardev with a blocking write, so an
+// unread socket froze the whole VM once its buffer filled (about 280 small
+// writes: the AT probes of modem discovery, which tries the decoy's port
+// too; the 200-fault soak froze at step 42, twice).
 func (vm *VM) PlugDecoy(ctx context.Context) error {
 	c, err := dialRetry(ctx, vm.path("decoy.sock"))
 	if err != nil {
 		return err
 	}
 	go func() { <-ctx.Done(); c.Close() }()
+	go func() { _, _ = io.Copy(io.Discard, c) }()
 	vm.mu.Lock()
 	vm.decoy = decoyIn
 	vm.mu.Unlock()
