@@ -45,6 +45,19 @@ func buildOnce(tb testing.TB) {
 	}
 }
 
+// buildArch compiles the guest's programs for an ARM VM (bench.BuildFor)
+// into a directory of that architecture's.
+func buildArch(tb testing.TB, arch string) string {
+	tb.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("failberry-bench-bin-%s-%x", arch, sha256.Sum256([]byte(bench.SourceDir())))[:len("failberry-bench-bin--")+len(arch)+12])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := bench.BuildFor(ctx, dir, arch); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
 // startVM boots a bench VM for one test. On failure it prints the guest
 // console, the modem transcript and every log of the run.
 func startVM(t *testing.T, cfg sim.Config) (context.Context, *bench.VM) {
@@ -63,11 +76,21 @@ func startVMWith(t *testing.T, cfg sim.Config, systemd bool) (context.Context, *
 func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration, edit ...func(*bench.Options)) (context.Context, *bench.VM) {
 	t.Helper()
 	testenv.RequireRoot(t)
-	testenv.RequireTools(t, "qemu-system-x86_64", "pppd", "chat", "uhubctl", "iptables", "conntrack")
-	if _, _, err := bench.Kernel(); err != nil {
-		testenv.Skip(t, "%v", err)
+	var probe bench.Options // the architecture, before anything is set up for it
+	for _, e := range edit {
+		e(&probe)
 	}
-	buildOnce(t)
+	testenv.RequireTools(t, bench.QemuFor(probe.Arch), "pppd", "chat", "uhubctl", "iptables", "conntrack")
+	var bin string
+	if probe.Arch == "" {
+		if _, _, err := bench.Kernel(); err != nil {
+			testenv.Skip(t, "%v", err)
+		}
+		buildOnce(t)
+		bin = binDir
+	} else {
+		bin = buildArch(t, probe.Arch)
+	}
 	release, err := bench.Exclusive()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +106,7 @@ func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration,
 		work = filepath.Join(keep, t.Name())
 		os.RemoveAll(work)
 	}
-	opts := bench.Options{Work: work, Bin: binDir, Modem: cfg, Logger: logger, Systemd: systemd}
+	opts := bench.Options{Work: work, Bin: bin, Modem: cfg, Logger: logger, Systemd: systemd}
 	for _, e := range edit {
 		e(&opts)
 	}

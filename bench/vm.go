@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type Options struct {
 	// guest/stick.sh makes the stick's router (DHCP, NAT to the carrier).
 	Netcard bool
 	Logger  *slog.Logger
+	// Arch is the guest's Debian architecture: "" or amd64 boots the
+	// host's kernel and root; armhf and arm64 boot Debian's ARM kernel and
+	// a root file system of that architecture (Rootfs) on qemu's virt
+	// machine, under software emulation.
+	Arch string
 }
 
 // VM is a running bench VM.
@@ -63,6 +69,7 @@ type VM struct {
 	Boot  time.Duration // from qemu start to the agent's first word
 
 	opts   Options
+	arch   arch
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
 	agent  *agentConn
@@ -93,17 +100,28 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 			return nil, fmt.Errorf("bench binaries missing (run bench.Build first): %w", err)
 		}
 	}
-	kernel, initrd, err := prepareKernel(opts.Bin)
+	a, err := lookupArch(opts.Arch)
+	if err != nil {
+		return nil, err
+	}
+	root, kernel, initrd := "/", "", ""
+	if a.foreign() {
+		if root, err = Rootfs(ctx, a.name); err == nil {
+			kernel, initrd, err = foreignKernel(root, opts.Bin)
+		}
+	} else {
+		kernel, initrd, err = prepareKernel(opts.Bin)
+	}
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	vm := &VM{Work: opts.Work, opts: opts, cancel: cancel, log: opts.Logger, Modem: sim.New(opts.Modem)}
+	vm := &VM{Work: opts.Work, opts: opts, arch: a, cancel: cancel, log: opts.Logger, Modem: sim.New(opts.Modem)}
 	// AT+CFUN=1,1 reboots a real modem, which leaves the bus and enumerates
 	// again: do the same to the emulated USB device.
 	vm.Modem.OnReboot = func() { go vm.reenumerate() }
 	start := time.Now()
-	if err := vm.startQemu(ctx, kernel, initrd); err != nil {
+	if err := vm.startQemu(ctx, root, kernel, initrd); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -119,40 +137,52 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 
 func (vm *VM) path(name string) string { return filepath.Join(vm.Work, name) }
 
-func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
+func (vm *VM) startQemu(ctx context.Context, root, kernel, initrd string) error {
 	stage2 := Script("stage2.sh")
-	appendLine := "console=ttyS0 panic=-1 bench.stage2=" + stage2
+	appendLine := "console=" + vm.arch.console + " panic=-1 bench.stage2=" + stage2
 	if vm.opts.Systemd {
 		appendLine += " bench.systemd=1 systemd.show_status=0"
 	}
-	args := []string{
+	if vm.arch.foreign() {
+		// The Pi's names: eth0, not enp0s2 (Raspberry Pi OS turns
+		// predictable names off); bench.own: the guest's root is its own
+		// (systemd-init.sh boots its services, as a Pi's).
+		appendLine += " net.ifnames=0 bench.own=1"
+	}
+	args := append(slices.Clone(vm.arch.machine),
 		"-m", fmt.Sprint(vm.opts.Memory), "-smp", "2", "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
 		"-kernel", kernel, "-initrd", initrd, "-append", appendLine,
-		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-		"-virtfs", "local,path=" + vm.Work + ",mount_tag=work,security_model=none,multidevs=remap",
+		"-virtfs", "local,path="+root+",mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+		"-virtfs", "local,path="+vm.Work+",mount_tag=work,security_model=none,multidevs=remap",
 		"-device", "qemu-xhci,id=xhci",
 		"-device", "usb-hub,port-power=on,bus=xhci.0,port=1,id=hub",
-		"-chardev", "socket,id=modem,path=" + vm.path("modem.sock") + ",server=on,wait=off",
+		"-chardev", "socket,id=modem,path="+vm.path("modem.sock")+",server=on,wait=off",
 		"-device", fmt.Sprintf("usb-serial,id=modemdev,chardev=modem,bus=xhci.0,port=1.%d", ModemHubPort),
 		// A second USB serial adapter on hub port 3 that enumerates only when
 		// a test connects to its socket (PlugDecoy): it takes a tty name while
 		// the modem is off, so the modem comes back under another one.
-		"-chardev", "socket,id=decoy,path=" + vm.path("decoy.sock") + ",server=on,wait=off",
+		"-chardev", "socket,id=decoy,path="+vm.path("decoy.sock")+",server=on,wait=off",
 		"-device", "usb-serial,id=decoydev,chardev=decoy,bus=xhci.0,port=1.3",
-		"-chardev", "file,id=con,path=" + vm.path("console.log"),
+		"-chardev", "file,id=con,path="+vm.path("console.log"),
 		"-serial", "chardev:con",
-		"-chardev", "socket,id=isp,path=" + vm.path("isp.sock") + ",server=on,wait=off",
-		"-serial", "chardev:isp",
+		"-chardev", "socket,id=isp,path="+vm.path("isp.sock")+",server=on,wait=off",
 		"-device", "virtio-serial-pci,id=vser",
-		"-chardev", "socket,id=agent,path=" + vm.path("agent.sock") + ",server=on,wait=off",
+		"-chardev", "socket,id=agent,path="+vm.path("agent.sock")+",server=on,wait=off",
 		"-device", "virtserialport,chardev=agent,name=bench.agent",
-		"-qmp", "unix:" + vm.path("qmp.sock") + ",server=on,wait=off",
+		"-qmp", "unix:"+vm.path("qmp.sock")+",server=on,wait=off",
 		"-trace", "usb_hub_clear_port_feature", "-trace", "usb_hub_set_port_feature",
 		"-trace", "usb_port_attach", "-trace", "usb_port_detach",
 		"-D", vm.path("qemu-trace.log"),
 		// Trace lines carry the host's time ("pid@sec.usec:"): when the hub
 		// really cut the power (PowerOffTimes).
 		"-msg", "timestamp=on",
+	)
+	if vm.arch.foreign() {
+		// The virt machine has one UART, the console: the carrier's line
+		// is the second port of a PCI 16550 card, ttyS1 as on amd64.
+		args = append(args, "-chardev", "null,id=spare", "-device", "pci-serial-2x,chardev1=spare,chardev2=isp")
+	} else {
+		args = append(args, "-serial", "chardev:isp")
 	}
 	if vm.opts.Netcard {
 		// Two datagram netdevs whose sockets face each other: what the
@@ -166,14 +196,14 @@ func (vm *VM) startQemu(ctx context.Context, kernel, initrd string) error {
 	}
 	// KVM only on request: on the build machines /dev/kvm exists but a
 	// nested guest spins without booting, while TCG boots in seconds.
-	if os.Getenv("FAILBERRY_BENCH_KVM") == "1" {
+	if os.Getenv("FAILBERRY_BENCH_KVM") == "1" && !vm.arch.foreign() {
 		args = append(args, "-enable-kvm", "-cpu", "host")
 	}
 	qlog, err := os.Create(vm.path("qemu.log"))
 	if err != nil {
 		return err
 	}
-	vm.cmd = exec.Command("qemu-system-x86_64", args...)
+	vm.cmd = exec.Command(vm.arch.qemu, args...)
 	vm.cmd.Stdout, vm.cmd.Stderr = qlog, qlog
 	if err := vm.cmd.Start(); err != nil {
 		qlog.Close()
@@ -223,7 +253,7 @@ func (vm *VM) connect(ctx context.Context) error {
 		return fmt.Errorf("agent socket: %w", err)
 	}
 	vm.agent = newAgentConn(ac)
-	bootCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	bootCtx, cancel := context.WithTimeout(ctx, vm.arch.boot)
 	defer cancel()
 	if err := vm.agent.waitReady(bootCtx); err != nil {
 		return fmt.Errorf("guest did not come up: %w", err)

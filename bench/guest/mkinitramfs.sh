@@ -1,17 +1,19 @@
 #!/bin/sh
-# mkinitramfs.sh KVER OUT: a tiny initramfs (busybox + the modules that mount the
-# host's root over virtio-9p with a tmpfs overlay). Built in about a second; the
-# kernel is whatever Debian kernel the machine has, never one fixed version.
+# mkinitramfs.sh KVER OUT [ROOT]: a tiny initramfs (busybox + the modules that
+# mount the host's root over virtio-9p with a tmpfs overlay). Built in about a
+# second; the kernel is whatever Debian kernel the machine has, never one fixed
+# version. ROOT: take busybox and the modules from that root file system (an
+# ARM guest's, bench/image/mkrootfs.sh) instead of the machine's own.
 set -eu
-kver=$1 out=$2
+kver=$1 out=$2 root=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin" "$tmp/mods" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/host" "$tmp/newroot" "$tmp/tmp"
-cp /bin/busybox "$tmp/bin/busybox"
+cp "$root/bin/busybox" "$tmp/bin/busybox"
 for app in sh mount mkdir insmod switch_root sleep cat echo; do ln -s busybox "$tmp/bin/$app"; done
 : > "$tmp/mods/order"
 for m in virtio_pci 9pnet_virtio 9p overlay; do
-  modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+  modprobe ${root:+-d "$root"} -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
   name=$(basename "$ko")
   case "$ko" in

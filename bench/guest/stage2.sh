@@ -21,9 +21,9 @@ done
 ip link set lo up
 here=$(dirname "$0")
 if grep -q bench.systemd=1 /proc/cmdline; then
-  echo "bench: stage2 ready, booting systemd" > /dev/ttyS0
+  echo "bench: stage2 ready, booting systemd" > /dev/console
   exec /bin/sh "$here/systemd-init.sh"
 fi
-echo "bench: stage2 ready" > /dev/ttyS0
+echo "bench: stage2 ready" > /dev/console
 /bin/sh "$here/agent.sh" > /mnt/agent.log 2>&1 &
 while :; do wait; sleep 1; done

@@ -30,8 +30,14 @@ StandardOutput=append:/mnt/agent.log
 StandardError=append:/mnt/agent.log
 UNIT
 ln -sf $u/bench.target $u/default.target
+# An ARM guest boots its own root file system (bench/image/mkrootfs.sh), a
+# Raspberry Pi OS look-alike: its services start as on a Pi (NetworkManager
+# among them), the agent besides.
+if grep -q bench.own=1 /proc/cmdline; then
+  sed -i 's/^Requires=basic.target$/Requires=multi-user.target/; s/^After=basic.target$/After=multi-user.target/' $u/bench.target
+fi
 for s in apparmor.service systemd-timesyncd.service systemd-pstore.service postgresql.service \
-         serial-getty@ttyS0.service serial-getty@ttyS1.service getty@tty1.service \
+         serial-getty@ttyS0.service serial-getty@ttyS1.service serial-getty@ttyAMA0.service getty@tty1.service \
          systemd-networkd.service systemd-resolved.service ModemManager.service; do
   ln -sf /dev/null $u/$s
 done
