@@ -118,19 +118,8 @@ func foreignKernel(root, binDir string) (kernel, initrd string, err error) {
 	}
 	kernel = images[0]
 	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
-	initrd = filepath.Join(binDir, "initrd-"+kver+".gz")
-	script, err := guestScript("mkinitramfs.sh")
-	if err != nil {
-		return "", "", err
-	}
-	if fresh(initrd, script) {
-		return kernel, initrd, nil
-	}
-	out, err := exec.Command("sh", script, kver, initrd+".tmp", root).CombinedOutput()
-	if err != nil {
-		return "", "", fmt.Errorf("building initramfs: %v: %s", err, out)
-	}
-	return kernel, initrd, os.Rename(initrd+".tmp", initrd)
+	initrd, err = buildInitrd(binDir, kver, root)
+	return kernel, initrd, err
 }
 
 // BuildFor compiles the guest's programs for a VM of the Debian architecture

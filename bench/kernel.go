@@ -47,19 +47,31 @@ func prepareKernel(binDir string) (kernel, initrd string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	initrd = filepath.Join(binDir, "initrd-"+kver+".gz")
+	initrd, err = buildInitrd(binDir, kver, "")
+	return kernel, initrd, err
+}
+
+// buildInitrd returns the bench initramfs for kernel kver in binDir, built
+// by guest/mkinitramfs.sh when it is missing or older than the script: from
+// the machine's busybox and modules, or root's ("" for the machine's).
+func buildInitrd(binDir, kver, root string) (string, error) {
+	initrd := filepath.Join(binDir, "initrd-"+kver+".gz")
 	script, err := guestScript("mkinitramfs.sh")
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	if fresh(initrd, script) {
-		return kernel, initrd, nil
+		return initrd, nil
 	}
-	out, err := exec.Command("sh", script, kver, initrd+".tmp").CombinedOutput()
+	args := []string{script, kver, initrd + ".tmp"}
+	if root != "" {
+		args = append(args, root)
+	}
+	out, err := exec.Command("sh", args...).CombinedOutput()
 	if err != nil {
-		return "", "", fmt.Errorf("building initramfs: %v: %s", err, out)
+		return "", fmt.Errorf("building initramfs: %v: %s", err, out)
 	}
-	return kernel, initrd, os.Rename(initrd+".tmp", initrd)
+	return initrd, os.Rename(initrd+".tmp", initrd)
 }
 
 // fresh reports whether target exists and is newer than source.
