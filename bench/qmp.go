@@ -37,11 +37,11 @@ func dialQMP(ctx context.Context, path string) (*qmpConn, error) {
 	return q, nil
 }
 
-// exec runs one command and returns its "return" value, skipping events.
-// qmpTimeout bounds one QMP command; the slowest, device_add under a busy
-// emulated guest, answers within a second.
+// qmpTimeout bounds one QMP command: far longer than any command takes on a
+// running qemu, short enough that a frozen one fails the test.
 const qmpTimeout = 30 * time.Second
 
+// exec runs one command and returns its "return" value, skipping events.
 func (q *qmpConn) exec(cmd string, args map[string]any) (json.RawMessage, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
