@@ -115,14 +115,16 @@ func startVMFor(t *testing.T, cfg sim.Config, systemd bool, limit time.Duration,
 		t.Fatalf("starting the bench VM: %v", err)
 	}
 	t.Cleanup(func() {
+		// The guest's state (the daemon's journal) comes last: CI shows
+		// the tail of a failed test's output.
 		if t.Failed() {
+			var b strings.Builder
+			vm.Report(&b)
+			t.Log(b.String())
 			dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
 			diag, err := vm.Run(dctx, 15*time.Second, diagScript)
 			dcancel()
 			t.Logf("guest state at failure (%v):\n%s", err, diag)
-			var b strings.Builder
-			vm.Report(&b)
-			t.Log(b.String())
 		}
 		vm.Close()
 	})

@@ -34,13 +34,15 @@ func TestSoak(t *testing.T) {
 	for _, st := range plan {
 		limit += st.gap + st.offset + st.bound() + time.Minute
 	}
-	ctx, vm := startVMFor(t, sim.Config{PIN: soakPIN}, true, limit, func(o *bench.Options) { o.Modem.Seed = seed })
-	s := &soak{t: t, ctx: ctx, vm: vm, stats: map[string]*soakStats{}}
+	// Registered before the VM's cleanup so that it runs after its dump:
+	// the replay line is the last of a failed run's output.
+	s := &soak{t: t, doing: "booting the VM", stats: map[string]*soakStats{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("soak FAILED at step %d/%d (%s): replay with SOAK_SEED=%d SOAK_FAULTS=%d", s.step, n, s.doing, seed, n)
 		}
 	})
+	s.ctx, s.vm = startVMFor(t, sim.Config{PIN: soakPIN}, true, limit, func(o *bench.Options) { o.Modem.Seed = seed })
 	s.doing = "setup"
 	s.setup()
 	for i, st := range plan {
