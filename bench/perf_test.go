@@ -42,6 +42,9 @@ func guestMillis(b *testing.B, ctx context.Context, vm *bench.VM, script string)
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 

@@ -367,9 +367,7 @@ func (s *soak) finish() {
 	slices.Sort(names)
 	for _, n := range names {
 		r := s.stats[n]
-		d := slices.Clone(r.recovered)
-		slices.Sort(d)
-		fmt.Fprintf(&b, "%-22s %8d %10v %10v\n", n, r.injected, d[len(d)/2].Round(100*time.Millisecond), d[len(d)-1].Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "%-22s %8d %10v %10v\n", n, r.injected, median(r.recovered).Round(100*time.Millisecond), slices.Max(r.recovered).Round(100*time.Millisecond))
 	}
 	pids := map[int]bool{}
 	for _, p := range s.samples {

@@ -7,9 +7,10 @@ import (
 	"github.com/failberry/failberry/internal/config"
 )
 
-// restAfterLadder is how long the daemon rests when every rung failed, before
-// it starts over from a redial.
-const restAfterLadder = 5 * time.Minute
+// RestAfterLadder is how long the daemon rests when every rung failed, before
+// it starts over from a redial. Exported for the bench's fault soak, whose
+// recovery bounds must allow for it.
+const RestAfterLadder = 5 * time.Minute
 
 // Step is a rung of the recovery ladder, from the lightest to the heaviest.
 type Step int
@@ -102,7 +103,7 @@ func (l *Ladder) Next(c Class) Action {
 		b := l.budget(l.step)
 		if l.step == StepWait {
 			l.step, l.attempt = StepRedial, 0
-			return Action{Step: StepWait, Attempt: 1, Wait: restAfterLadder, Reason: c}
+			return Action{Step: StepWait, Attempt: 1, Wait: RestAfterLadder, Reason: c}
 		}
 		if l.attempt < b.Attempts {
 			l.attempt++
