@@ -76,11 +76,13 @@ soak: deps
 # bench: the speed and memory figures. Unit benchmarks first (health endpoint
 # p99 under 1,000 idle connections, probe bytes a day, firewall apply), then
 # the bench VM's: dial vs wvdial, redial, hang recovery, black-hole detection,
-# gateway mode's failover and failback.
+# gateway mode's failover and failback. -v for the VM's: go test cuts a
+# passing benchmark's log to ten lines, and BenchmarkDial's summary (medians,
+# ratio, split, redial) comes after its per-run lines.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./health/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./firewall/ ./modem/
-	$(GO) test -count=1 -tags bench -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+	$(GO) test -count=1 -tags bench -run '^$$' -bench . -benchtime 1x -timeout 60m -v ./bench/
 
 demo: deps
 	$(GO) run ./bench/demo

@@ -18,7 +18,10 @@
 # 3 s for the old session's teardown (measured in BenchmarkDial's carrier
 # log: three unanswered Configure-Requests). A real network starts each call
 # on a fresh PPP endpoint; 1 s keeps the single carrier pppd near that. Both
-# dialers' fresh dials start after the teardown either way.
+# dialers' fresh dials start after the teardown either way. The simulated
+# modem now follows its Terminate-Request with a Terminate-Ack, which ends
+# Stopping at once (modem/sim endSession); the 1 s stays for a call that ends
+# any other way.
 remote=${CELL_ADDR:-203.0.113.2}
 exec ip netns exec isp pppd /dev/ttyS1 115200 local noauth nodetach silent persist maxfail 0 holdoff 0 \
   nodefaultroute noipdefault lcp-echo-interval 1 lcp-echo-failure 3 lcp-restart 1 nodeflate nobsdcomp novj \

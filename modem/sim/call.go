@@ -215,8 +215,18 @@ func (m *Modem) fromCarrier(b []byte) {
 // Terminate-Request from the subscriber's side. Without it the carrier's pppd
 // would keep the old session until its echo timer fires and could tear down
 // the next call with it.
+//
+// The Terminate-Ack after it ends the carrier's Stopping state at once: pppd
+// answers the request with its own Ack and then, in Stopping, ignores every
+// Configure-Request for one restart interval (lcp-restart, whole seconds), so
+// a redial's first requests went unanswered for about a second that a real
+// network, which opens each call on a fresh PPP endpoint, never adds. A
+// Terminate-Ack in Stopping is RFC 1661's RTA event: Stopped, this layer
+// finished; the carrier's pppd (persist, holdoff 0) then listens for the next
+// call.
 func (m *Modem) endSession() {
 	if len(m.carOut) < maxPending {
 		m.carOut = append(m.carOut, lcpTerminateRequest...)
+		m.carOut = append(m.carOut, lcpTerminateAck...)
 	}
 }

@@ -121,9 +121,13 @@ func decodeFrame(raw []byte) (frameInfo, bool) {
 	return info, true
 }
 
-// lcpTerminateRequest is a complete HDLC-framed LCP Terminate-Request
-// (code 5, id 0xfe, no data), FCS included and bytes escaped.
-var lcpTerminateRequest = frame([]byte{0xff, 0x03, 0xc0, 0x21, 0x05, 0xfe, 0x00, 0x04})
+// lcpTerminateRequest and lcpTerminateAck are complete HDLC-framed LCP
+// packets (codes 5 and 6, id 0xfe, no data), FCS included and bytes
+// escaped.
+var (
+	lcpTerminateRequest = frame([]byte{0xff, 0x03, 0xc0, 0x21, 0x05, 0xfe, 0x00, 0x04})
+	lcpTerminateAck     = frame([]byte{0xff, 0x03, 0xc0, 0x21, 0x06, 0xfe, 0x00, 0x04})
+)
 
 // frame wraps a PPP packet (address, control, protocol, information) in
 // RFC 1662 framing: FCS-16, flags, and control-escapes for flag, escape and

@@ -172,11 +172,17 @@ func TestScannerBoundsMemory(t *testing.T) {
 	}
 }
 
-// The Terminate-Request sent to the carrier when a call ends must be a frame
-// a real pppd accepts: the FCS over the unescaped body plus FCS is the RFC
-// 1662 "good FCS" 0xf0b8, and the scanner decodes it as LCP code 5.
-func TestLCPTerminateRequestFrame(t *testing.T) {
-	f := lcpTerminateRequest
+// The Terminate-Request and -Ack sent to the carrier when a call ends must
+// be frames a real pppd accepts: the FCS over the unescaped body plus FCS is
+// the RFC 1662 "good FCS" 0xf0b8, and the scanner decodes them as LCP codes
+// 5 and 6.
+func TestLCPTerminateFrames(t *testing.T) {
+	checkLCPFrame(t, lcpTerminateRequest, 5)
+	checkLCPFrame(t, lcpTerminateAck, 6)
+}
+
+func checkLCPFrame(t *testing.T, f []byte, code byte) {
+	t.Helper()
 	if f[0] != 0x7e || f[len(f)-1] != 0x7e {
 		t.Fatalf("not flagged: % x", f)
 	}
@@ -204,7 +210,7 @@ func TestLCPTerminateRequestFrame(t *testing.T) {
 		t.Fatalf("bad FCS: residue %#04x over % x", fcs, body)
 	}
 	info, ok := decodeFrame(body)
-	if !ok || info.proto != 0xc021 || info.code != 5 {
-		t.Fatalf("decoded %+v ok=%v, want LCP Terminate-Request", info, ok)
+	if !ok || info.proto != 0xc021 || info.code != code {
+		t.Fatalf("decoded %+v ok=%v, want LCP code %d", info, ok, code)
 	}
 }
