@@ -593,15 +593,17 @@ func BenchmarkPassiveDetection(b *testing.B) {
 		}
 	})
 	sub("slow-path", func(b *testing.B, pb *passiveBench) {
+		pb.restart()
 		pb.noFalseDown("2 s round trip", func() {
 			n := pb.slowPath(90 * time.Second)
-			b.Logf("2 s round trip for 90 s with a LAN ping each second: no path-down; %d probe echo requests to the second target", n)
+			b.Logf("2 s round trip for 90 s, the LAN sending an unanswered datagram each second: no path-down; %d probe echo requests to the second target", n)
 			if n == 0 {
 				b.Error("no probes ran during the slow path: the check proves nothing")
 			}
 		})
 	})
 	sub("stalls", func(b *testing.B, pb *passiveBench) {
+		pb.restart()
 		pb.noFalseDown("3 s stalls", func() {
 			n := pb.stalls(benchRuns)
 			b.Logf("%d 3 s stalls of a 20 kB/s download: no path-down; %d probe echo requests to the second target", benchRuns, n)
