@@ -127,10 +127,10 @@ func (pb *passiveBench) setup(cfg string) {
 // restart stops the daemon (SIGTERM; it and its ppp0 gone, the carrier's
 // pppd runs on in its namespace) and starts it again on the same config and
 // log, up once more: a check that needs the traffic watch's hold-offs at
-// their base starts with a fresh daemon. Each
-// false alarm doubles the hold-off of its rule (passive.checked), so after
-// the earlier checks a 3 s stall or a 2 s wait may alarm, or may not: the
-// probe count of "no false down" would be luck of the order.
+// their base starts with a fresh daemon. Each false alarm doubles the
+// hold-off of its rule (passive.checked), so after the earlier checks a 3 s
+// stall or a 2 s wait may alarm, or may not: the probe count of "no false
+// down" would be luck of the order.
 func (pb *passiveBench) restart() {
 	pb.tb.Helper()
 	ups := len(pb.events("path-up"))
@@ -238,11 +238,11 @@ func (pb *passiveBench) noFalseDown(what string, f func()) {
 // d, under the probes' 2.5 s timeout. The daemon must probe through it and
 // find the path up. Probes must run, or the check proves nothing: the LAN
 // host sends a UDP datagram each second that the internet host drops, so
-// the traffic watch sees requests without answers ("sent without
-// answer"), at once on a fresh daemon (see restart), then at its doubling hold-off. A
-// ping each second would not do: at 2 s its first reply races the 2 s
-// hold-off, and once replies flow, every period is answered. It returns
-// the probes' echo requests to the second address seen.
+// the traffic watch sees requests without answers ("sent without answer"),
+// at once on a fresh daemon (see restart), then at its doubling hold-off.
+// A ping each second would not do: at 2 s its first reply races the 2 s
+// hold-off, and once replies flow, every period is answered. It returns the
+// probes' echo requests to the second address seen.
 func (pb *passiveBench) slowPath(d time.Duration) int64 {
 	pb.tb.Helper()
 	before := readCounts(pb.tb, pb.ctx, pb.vm, false)
@@ -257,10 +257,10 @@ ip netns exec isp iptables -w -D INPUT -p udp --dport 9 -j DROP; true`)
 }
 
 // stalls: the LAN host downloads the stream, which stalls for 3 s, n times,
-// 10 s apart. On a fresh daemon (see restart) the first stall outlasts the 2 s hold-off
-// of "flow stopped" and is probed; its false alarm doubles the hold-off past
-// 3 s, so the later ones are not. It returns the probes' echo requests to
-// the second address.
+// 10 s apart. On a fresh daemon (see restart) the first stall outlasts the
+// 2 s hold-off of "flow stopped" and is probed; its false alarm doubles the
+// hold-off past 3 s, so the later ones are not. It returns the probes' echo
+// requests to the second address.
 func (pb *passiveBench) stalls(n int) int64 {
 	pb.tb.Helper()
 	before := readCounts(pb.tb, pb.ctx, pb.vm, false)
